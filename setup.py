@@ -1,0 +1,30 @@
+"""Pip install of the seqpose Python packages, for users who train or evaluate without ROS.
+
+On a ROS 2 install, colcon builds the same packages through CMakeLists.txt.
+Pinned versions for this project's own machines live in requirements/*.txt.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    # Not "seqpose": that distribution name belongs to the interface package that
+    # rosidl generates from msg/, and pip would uninstall it.
+    name="seqpose-python",
+    version="0.1.0",
+    description="SeqPose: RGB category-level 9-DoF object pose for single frames and video",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["seqpose_core*", "seqpose_ros*", "training*"]),
+    install_requires=[
+        "torch>=2.4",
+        "numpy>=1.26",
+        "scipy>=1.11",
+        "opencv-python-headless>=4.8,<5",
+        "PyYAML>=6.0",
+        "safetensors>=0.4",
+        "matplotlib>=3.8",
+        "tqdm>=4.66",
+    ],
+    extras_require={"ros": ["rosbags>=0.10"], "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"]},
+    entry_points={"console_scripts": []},
+)

@@ -1,0 +1,43 @@
+"""Test-session set-up: each run gets its own ROS 2 graph and log folder.
+
+The variables are set at import, before any test imports rclpy, so every node of
+this run (in-process or a subprocess inheriting the environment) shares one
+domain that parallel runs on the same machine do not see.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+
+import pytest
+from support.processes import Background, start_background
+
+_ROS_HOME = tempfile.mkdtemp(prefix="seqpose-test-ros-")
+os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid()).randint(1, 100))
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["ROS_HOME"] = _ROS_HOME
+os.environ["ROS_LOG_DIR"] = os.path.join(_ROS_HOME, "log")
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_ROS_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def background(tmp_path: os.PathLike) -> Iterator[Callable[..., Background]]:
+    """Start processes in the background; all are stopped (SIGTERM, then SIGKILL) after the test."""
+    started: list[Background] = []
+
+    def start(args: list[str], cwd: str | None = None) -> Background:
+        proc = start_background(args, log_dir=tmp_path, cwd=cwd)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
