@@ -26,5 +26,5 @@ setup(
         "tqdm>=4.66",
     ],
     extras_require={"ros": ["rosbags>=0.10"], "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"]},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["seqpose-eval = seqpose_core.evaluation.cli:main"]},
 )

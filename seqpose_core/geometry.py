@@ -1,0 +1,122 @@
+"""Pose and box geometry in numpy: 6D rotations, sRT <-> metric pose, box corners, projection.
+
+Conventions: metres and radians; camera frames are REP-103 optical frames (x right,
+y down, z forward). A NOCS ``sRT`` is a 4x4 matrix whose 3x3 block is ``s * R``; its
+``scales`` are the box extents in the normalized object space, so the metric extents
+are ``s * scales``. A metric pose (R, t, size) maps to ``s = ||size||`` and
+``scales = size / s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Corner signs in the order of the NOCS reference code; the legacy IoU depends on it.
+CORNER_SIGNS = np.array(
+    [
+        [+1, +1, +1],
+        [+1, +1, -1],
+        [-1, +1, +1],
+        [-1, +1, -1],
+        [+1, -1, +1],
+        [+1, -1, -1],
+        [-1, -1, +1],
+        [-1, -1, -1],
+    ],
+    dtype=np.float64,
+)
+# The 12 edges of a box as pairs of indices into CORNER_SIGNS (for drawing).
+BOX_EDGES = np.array(
+    [[0, 1], [0, 2], [1, 3], [2, 3], [4, 5], [4, 6], [5, 7], [6, 7], [0, 4], [1, 5], [2, 6], [3, 7]]
+)
+
+
+def rot6d_to_matrix(d6: np.ndarray) -> np.ndarray:
+    """6D rotation (Zhou et al. 2019) to matrix by Gram-Schmidt.
+
+    The 6 numbers are the first two *columns* of R: ``d6 = [R[:, 0], R[:, 1]]``.
+    d6: (..., 6) -> (..., 3, 3).
+    """
+    a1, a2 = d6[..., 0:3], d6[..., 3:6]
+    b1 = a1 / np.linalg.norm(a1, axis=-1, keepdims=True)
+    a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
+    b2 = a2 / np.linalg.norm(a2, axis=-1, keepdims=True)
+    b3 = np.cross(b1, b2)
+    return np.stack([b1, b2, b3], axis=-1)
+
+
+def matrix_to_rot6d(rot: np.ndarray) -> np.ndarray:
+    """Rotation matrix to its 6D representation: (..., 3, 3) -> (..., 6)."""
+    return np.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
+
+
+def box_corners(size: np.ndarray) -> np.ndarray:
+    """Corners of boxes centred at the origin: size (..., 3) -> (..., 8, 3), NOCS corner order."""
+    return 0.5 * np.asarray(size)[..., None, :] * CORNER_SIGNS
+
+
+def transform_points(rot: np.ndarray, t: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply x -> R x + t: rot (..., 3, 3), t (..., 3), points (..., N, 3) -> (..., N, 3)."""
+    return points @ np.swapaxes(rot, -1, -2) + t[..., None, :]
+
+
+def pose_to_srt(rot: np.ndarray, t: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Metric pose to NOCS form.
+
+    rot (..., 3, 3), t (..., 3), size (..., 3) -> sRT (..., 4, 4), scales (..., 3).
+    """
+    s = np.linalg.norm(size, axis=-1)
+    srt = np.zeros((*rot.shape[:-2], 4, 4))
+    srt[..., :3, :3] = rot * s[..., None, None]
+    srt[..., :3, 3] = t
+    srt[..., 3, 3] = 1.0
+    return srt, size / s[..., None]
+
+
+def srt_to_pose(srt: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NOCS form to metric pose.
+
+    sRT (..., 4, 4), scales (..., 3) -> rot (..., 3, 3), t (..., 3), size (..., 3).
+
+    The scale is ``cbrt(det)`` of the 3x3 block; the rotation is projected onto SO(3)
+    (SVD), so slightly non-orthogonal matrices from other methods stay usable.
+    """
+    m = srt[..., :3, :3]
+    s = np.cbrt(np.linalg.det(m))
+    u, _, vt = np.linalg.svd(m / s[..., None, None])
+    d = np.sign(np.linalg.det(u @ vt))
+    u[..., :, 2] *= d[..., None]
+    return u @ vt, srt[..., :3, 3].copy(), scales * s[..., None]
+
+
+def project_points(k: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Pinhole projection: K (3, 3), camera-frame points (..., 3) -> pixels (..., 2), u right, v down."""
+    uvw = points @ k.T
+    return uvw[..., :2] / uvw[..., 2:3]
+
+
+def rotation_error_deg(r_pred: np.ndarray, r_gt: np.ndarray, symmetric: np.ndarray | bool) -> np.ndarray:
+    """Angle between rotations in degrees; for symmetric objects, between their y axes.
+
+    r_pred, r_gt: (..., 3, 3) rotations (any positive scale is divided out);
+    symmetric: bool or (...). Returns (...).
+    """
+    r1 = r_pred / np.cbrt(np.linalg.det(r_pred))[..., None, None]
+    r2 = r_gt / np.cbrt(np.linalg.det(r_gt))[..., None, None]
+    cos_full = (np.trace(r1 @ np.swapaxes(r2, -1, -2), axis1=-2, axis2=-1) - 1.0) / 2.0
+    y1, y2 = r1[..., :, 1], r2[..., :, 1]
+    cos_y = np.sum(y1 * y2, axis=-1) / (np.linalg.norm(y1, axis=-1) * np.linalg.norm(y2, axis=-1))
+    cos = np.where(symmetric, cos_y, cos_full)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def translation_error(t_pred: np.ndarray, t_gt: np.ndarray) -> np.ndarray:
+    """Euclidean distance between translations, in the units given: (..., 3) -> (...)."""
+    return np.linalg.norm(np.asarray(t_pred) - np.asarray(t_gt), axis=-1)
+
+
+def rotation_about_y(theta: float | np.ndarray) -> np.ndarray:
+    """Rotation by ``theta`` radians about the y axis: () or (N,) -> (3, 3) or (N, 3, 3)."""
+    c, s = np.cos(theta), np.sin(theta)
+    z, o = np.zeros_like(c), np.ones_like(c)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from seqpose_core.categories import class_id, is_symmetric
+from seqpose_core.geometry import (
+    box_corners,
+    matrix_to_rot6d,
+    pose_to_srt,
+    project_points,
+    rot6d_to_matrix,
+    rotation_about_y,
+    rotation_error_deg,
+    srt_to_pose,
+)
+
+
+def random_rotations(n, seed=0):
+    q = np.random.default_rng(seed).normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        -2,
+    )
+
+
+def test_rot6d_round_trip_and_orthonormalisation():
+    rot = random_rotations(50)
+    np.testing.assert_allclose(rot6d_to_matrix(matrix_to_rot6d(rot)), rot, atol=1e-12)
+    noisy = rot6d_to_matrix(matrix_to_rot6d(rot) * 3.0 + 0.01)
+    np.testing.assert_allclose(
+        noisy @ np.swapaxes(noisy, 1, 2), np.broadcast_to(np.eye(3), (50, 3, 3)), atol=1e-12
+    )
+    np.testing.assert_allclose(np.linalg.det(noisy), 1.0)
+
+
+def test_srt_round_trip_keeps_metric_pose():
+    rot, t = random_rotations(5, 1), np.random.default_rng(2).normal(size=(5, 3))
+    size = np.random.default_rng(3).uniform(0.05, 0.4, (5, 3))
+    srt, scales = pose_to_srt(rot, t, size)
+    np.testing.assert_allclose(np.linalg.norm(scales, axis=1), 1.0)
+    np.testing.assert_allclose(np.cbrt(np.linalg.det(srt[:, :3, :3])), np.linalg.norm(size, axis=1))
+    r2, t2, s2 = srt_to_pose(srt, scales)
+    np.testing.assert_allclose(r2, rot, atol=1e-12)
+    np.testing.assert_allclose(t2, t)
+    np.testing.assert_allclose(s2, size)
+
+
+def test_projection_of_a_known_point():
+    k = np.array([[600.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    np.testing.assert_allclose(project_points(k, np.array([0.1, -0.2, 2.0])), [350.0, 190.0])
+
+
+def test_box_corners_span_the_size():
+    c = box_corners(np.array([0.2, 0.1, 0.4]))
+    np.testing.assert_allclose(c.max(0) - c.min(0), [0.2, 0.1, 0.4])
+    np.testing.assert_allclose(c[0], [0.1, 0.05, 0.2])
+
+
+def test_rotation_about_y_is_symmetric_only_for_symmetric_classes():
+    turn = rotation_about_y(np.radians(30.0))
+    base = random_rotations(1, 4)[0]
+    assert rotation_error_deg(base @ turn, base, symmetric=is_symmetric(class_id("bottle"))) == pytest.approx(
+        0, abs=1e-5
+    )
+    assert rotation_error_deg(base @ turn, base, symmetric=is_symmetric(class_id("camera"))) == pytest.approx(
+        30.0
+    )
+
+
+def test_mug_symmetry_follows_handle_visibility():
+    assert is_symmetric(class_id("mug"), handle_visible=False)
+    assert not is_symmetric(class_id("mug"), handle_visible=True)
+    assert is_symmetric(class_id("can"), handle_visible=True)
+    with pytest.raises(ValueError, match="unknown NOCS class 'cup'"):
+        class_id("cup")
