@@ -24,7 +24,14 @@ setup(
         "safetensors>=0.4",
         "matplotlib>=3.8",
         "tqdm>=4.66",
+        "trimesh>=4.0",
+        "embreex>=2.17",
     ],
     extras_require={"ros": ["rosbags>=0.10"], "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"]},
-    entry_points={"console_scripts": ["seqpose-eval = seqpose_core.evaluation.cli:main"]},
+    entry_points={
+        "console_scripts": [
+            "seqpose-eval = seqpose_core.evaluation.cli:main",
+            "seqpose-synth = seqpose_core.synth.cli:main",
+        ]
+    },
 )

@@ -41,3 +41,13 @@ def background(tmp_path: os.PathLike) -> Iterator[Callable[..., Background]]:
     yield start
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def synth_root(tmp_path_factory: pytest.TempPathFactory) -> os.PathLike:
+    """A small synthetic dataset in the NOCS REAL layout (2 train scenes, 1 test scene, 4 frames each)."""
+    from seqpose_core.synth.writer import SynthConfig, generate
+
+    root = tmp_path_factory.mktemp("synth")
+    generate(root, SynthConfig(train_scenes=2, test_scenes=1, frames=4, height=240, width=320, seed=11))
+    return root

@@ -17,11 +17,11 @@ import json
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
 from seqpose_core.geometry import pose_to_srt
+from seqpose_core.safe_pickle import safe_load
 
 JSON_FORMAT = "seqpose-results/1"
 _SHAPES = {
@@ -105,31 +105,6 @@ def validate(raw: dict, where: str) -> ImageResult:
     return ImageResult(image_path=str(raw.get("image_path", where)), **arrays)
 
 
-class _SafeUnpickler(pickle.Unpickler):
-    """Admits numpy arrays, dtypes, scalars and builtin containers; refuses everything else."""
-
-    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
-        {
-            ("numpy.core.multiarray", "_reconstruct"),
-            ("numpy._core.multiarray", "_reconstruct"),
-            ("numpy.core.multiarray", "scalar"),
-            ("numpy._core.multiarray", "scalar"),
-            ("numpy", "ndarray"),
-            ("numpy", "dtype"),
-            ("_codecs", "encode"),
-            ("builtins", "list"),
-            ("builtins", "dict"),
-            ("builtins", "tuple"),
-            ("builtins", "set"),
-        }
-    )
-
-    def find_class(self, module: str, name: str) -> object:
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a results pickle")
-
-
 def _read(path: Path) -> list[dict]:
     if path.suffix == ".json":
         doc = json.loads(path.read_text())
@@ -137,7 +112,7 @@ def _read(path: Path) -> list[dict]:
             raise ResultsFormatError(f"{path}: not a {JSON_FORMAT} file")
         return doc["images"]
     with open(path, "rb") as f:
-        data = _SafeUnpickler(f, encoding="latin1").load()
+        data = safe_load(f)
     return data if isinstance(data, list) else [data]
 
 

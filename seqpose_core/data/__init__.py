@@ -1,0 +1,1 @@
+"""NOCS datasets: file formats, frames with derived targets, video clips, transforms, collate."""
