@@ -1,0 +1,86 @@
+"""Semantic and geometric features: DINOv2 encoder + DepthAnythingV2 DPT decoder, fused per level.
+
+s_i: the encoder's i-th intermediate layer, reassembled by the DPT decoder into a pyramid
+(4x, 2x, 1x, 1/2x the patch grid) and projected to the decoder width;
+g_i: the DPT fusion block that consumes s_i (eq. 2), resized to s_i's grid;
+z_i = Conv1x1(cat(s_i, g_i)) (eq. 3), with d_model channels.
+The ViT and the DPT blocks are ``transformers``' Dinov2 and DepthAnything modules.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from transformers import DepthAnythingConfig, Dinov2Backbone, Dinov2Config
+from transformers.models.depth_anything.modeling_depth_anything import DepthAnythingNeck
+
+from seqpose_core.model.config import ModelConfig
+
+PATCH = 14
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def dinov2_config(cfg: ModelConfig) -> Dinov2Config:
+    spec = cfg.encoder_spec
+    return Dinov2Config(
+        hidden_size=spec["hidden"],
+        num_hidden_layers=spec["layers"],
+        num_attention_heads=spec["heads"],
+        image_size=518,
+        patch_size=PATCH,
+        out_indices=[i + 1 for i in spec["out_layers"]],  # 0 is the embedding output
+        reshape_hidden_states=False,
+        apply_layernorm=True,
+    )
+
+
+def depth_anything_config(cfg: ModelConfig) -> DepthAnythingConfig:
+    spec = cfg.encoder_spec
+    return DepthAnythingConfig(
+        backbone_config=dinov2_config(cfg),
+        reassemble_hidden_size=spec["hidden"],
+        neck_hidden_sizes=spec["out_channels"],
+        fusion_hidden_size=spec["features"],
+    )
+
+
+class FeatureExtractor(nn.Module):
+    """Image -> pyramid levels z (eq. 3) and the geometry features the auxiliary heads need."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.encoder = Dinov2Backbone(dinov2_config(cfg))
+        self.decoder = DepthAnythingNeck(depth_anything_config(cfg))
+        width = cfg.encoder_spec["features"]
+        self.fuse = nn.ModuleList(nn.Conv2d(2 * width, cfg.d_model, 1) for _ in range(4))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if cfg.freeze_encoder:
+            self.encoder.requires_grad_(False)
+        self.frozen = cfg.freeze_encoder
+
+    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """image (B, 3, H, W) in [0, 1] -> 4 token maps (B, 1 + h*w, C) of the chosen layers."""
+        x = (image - self.mean) / self.std
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            return list(self.encoder(x).feature_maps)
+
+    def decode(self, tokens: list[torch.Tensor], hw: tuple[int, int]) -> tuple[list, list]:
+        """Tokens -> s (4 maps, widths = DPT features) and g (4 fusion outputs, finest first)."""
+        reassembled = self.decoder.reassemble_stage(tokens, hw[0], hw[1])
+        s = [conv(r) for conv, r in zip(self.decoder.convs, reassembled, strict=True)]
+        fused = self.decoder.fusion_stage(s)  # coarsest level first
+        return s, fused[::-1]
+
+    def forward(self, image: torch.Tensor) -> dict[str, list[torch.Tensor]]:
+        """image (B, 3, H, W) -> {"z": [(B, d_model, h_i, w_i)] finest first, "g0": (B, F, 2h_0, 2w_0)}."""
+        hw = (image.shape[2] // PATCH, image.shape[3] // PATCH)
+        tokens = self.encode(image)
+        s, g = self.decode(tokens, hw)
+        z = [
+            fuse(torch.cat([s_i, F.interpolate(g_i, size=s_i.shape[2:], mode="bilinear", align_corners=False)], 1))
+            for fuse, s_i, g_i in zip(self.fuse, s, g, strict=True)
+        ]
+        return {"z": z, "g0": g[0]}

@@ -1,0 +1,81 @@
+"""Model configuration: one dataclass, presets for the encoder sizes, no inheritance chains."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+# DINOv2 sizes and DepthAnythingV2's DPT decoder widths per encoder (DESIGN.md section 2).
+# "tiny" is ours: a small random-weight encoder for tests and CPU training.
+ENCODERS: dict[str, dict] = {
+    "tiny": {"hidden": 96, "layers": 4, "heads": 3, "out_layers": [0, 1, 2, 3], "features": 32,
+             "out_channels": [24, 48, 96, 96]},
+    "vits": {"hidden": 384, "layers": 12, "heads": 6, "out_layers": [2, 5, 8, 11], "features": 64,
+             "out_channels": [48, 96, 192, 384]},
+    "vitb": {"hidden": 768, "layers": 12, "heads": 12, "out_layers": [2, 5, 8, 11], "features": 128,
+             "out_channels": [96, 192, 384, 768]},
+    "vitl": {"hidden": 1024, "layers": 24, "heads": 16, "out_layers": [4, 11, 17, 23], "features": 256,
+             "out_channels": [256, 512, 1024, 1024]},
+}  # fmt: skip
+
+
+@dataclass
+class ModelConfig:
+    """Everything that fixes the network's shape and behaviour.
+
+    input_size: (H, W), multiples of the 14-pixel patch. depth_range: metres covered by
+    the query anchors. memory_frames (N) and memory_topk (K): the temporal queue holds the
+    top-K queries of each of the last N frames.
+    """
+
+    encoder: str = "vits"
+    input_size: tuple[int, int] = (238, 322)
+    d_model: int = 256
+    num_queries: int = 600
+    num_layers: int = 6
+    num_heads: int = 8
+    num_points: int = 4  # sampling points per head and feature level
+    ffn_dim: int = 1024
+    dropout: float = 0.0
+    memory_frames: int = 3
+    memory_topk: int = 64
+    depth_range: tuple[float, float] = (0.2, 2.5)
+    num_classes: int = 6
+    freeze_encoder: bool = True
+    encoder_weights: str = ""  # DINOv2 checkpoint (official .pth or Hugging Face folder); "" = random
+    decoder_weights: str = ""  # DepthAnythingV2 checkpoint (encoder + DPT decoder); "" = random
+    extra: dict = field(default_factory=dict)  # free-form notes saved with checkpoints
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
+        self.input_size = tuple(self.input_size)
+        self.depth_range = tuple(self.depth_range)
+        if any(s % 14 for s in self.input_size):
+            raise ValueError(f"input_size {self.input_size} must be multiples of the 14-pixel patch")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
+
+    @property
+    def encoder_spec(self) -> dict:
+        return ENCODERS[self.encoder]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_size"], d["depth_range"] = list(self.input_size), list(self.depth_range)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model config keys {unknown}")
+        return cls(**d)
+
+
+def tiny_config(**overrides: object) -> ModelConfig:
+    """A small network for tests and CPU training (random encoder, trained end to end)."""
+    base = dict(encoder="tiny", d_model=64, num_queries=60, num_layers=3, num_heads=4, num_points=2,
+                ffn_dim=128, memory_topk=8, freeze_encoder=False)  # fmt: skip
+    base.update(overrides)
+    return ModelConfig(**base)

@@ -1,0 +1,79 @@
+"""The sparse query memory queue (eq. 5-6): top-K queries of each of the last N frames.
+
+Entries keep their query embedding, their anchor (logits of u, v, depth), the frame's
+stamp and a track id. Ids follow the query: a query propagated from the previous frame
+keeps its id, a fresh query that enters the memory gets a new one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class MemoryFrame:
+    """One frame's top-K: embed (B, K, D), anchors (B, K, 3), stamp (B,), track_ids (B, K) long."""
+
+    embed: torch.Tensor
+    anchors: torch.Tensor
+    stamp: torch.Tensor
+    track_ids: torch.Tensor
+
+
+class TemporalMemory:
+    """A queue of at most ``frames`` MemoryFrames, oldest first. Holds tensors without gradients."""
+
+    def __init__(self, frames: int, topk: int):
+        self.frames, self.topk = frames, topk
+        self.queue: deque[MemoryFrame] = deque(maxlen=frames)
+        self.next_id = 1
+
+    def reset(self) -> None:
+        self.queue.clear()
+
+    def __len__(self) -> int:
+        return len(self.queue)
+
+    @property
+    def latest(self) -> MemoryFrame | None:
+        return self.queue[-1] if self.queue else None
+
+    def gather(self) -> MemoryFrame | None:
+        """All entries, ordered by frame (oldest first): (B, N*K, ...), stamps per entry (B, N*K)."""
+        if not self.queue:
+            return None
+        return MemoryFrame(
+            embed=torch.cat([f.embed for f in self.queue], 1),
+            anchors=torch.cat([f.anchors for f in self.queue], 1),
+            stamp=torch.cat([f.stamp[:, None].expand(-1, f.embed.shape[1]) for f in self.queue], 1),
+            track_ids=torch.cat([f.track_ids for f in self.queue], 1),
+        )
+
+    def new_ids(self, count: int) -> torch.Tensor:
+        ids = torch.arange(self.next_id, self.next_id + count)
+        self.next_id += count
+        return ids
+
+    def push(self, embed: torch.Tensor, anchors: torch.Tensor, scores: torch.Tensor, track_ids: torch.Tensor,
+             stamp: torch.Tensor) -> None:  # fmt: skip
+        """Keep the top-K queries of a frame by score.
+
+        embed (B, Q, D), anchors (B, Q, 3), scores (B, Q), track_ids (B, Q) (0 = not yet
+        assigned: such entries get new ids), stamp (B,).
+        """
+        top = scores.topk(min(self.topk, scores.shape[1]), dim=1).indices
+        ids = track_ids.gather(1, top).clone()
+        fresh = ids == 0
+        ids[fresh] = self.new_ids(int(fresh.sum())).to(ids.device)
+        track_ids.scatter_(1, top, ids)  # the caller sees the ids its queries were given
+        self.queue.append(
+            MemoryFrame(
+                embed=embed.gather(1, top[..., None].expand(-1, -1, embed.shape[2])).detach(),
+                anchors=anchors.gather(1, top[..., None].expand(-1, -1, 3)).detach(),
+                stamp=stamp.detach().to(embed.dtype),
+                track_ids=ids,
+            )
+        )

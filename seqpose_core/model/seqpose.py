@@ -1,0 +1,68 @@
+"""SeqPose (figure 2): features (a), the STSQ decoder (b) and the pose head (c), plus auxiliary heads.
+
+One set of weights serves both modes: single-frame (``memory=None``) and multi-frame (a
+``TemporalMemory`` carried from frame to frame and updated by ``remember``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seqpose_core.model.aux_heads import AuxHeads
+from seqpose_core.model.backbone import FeatureExtractor
+from seqpose_core.model.config import ModelConfig
+from seqpose_core.model.decoder import STSQDecoder
+from seqpose_core.model.memory import TemporalMemory
+
+
+class SeqPose(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.features = FeatureExtractor(cfg)
+        self.aux = AuxHeads(cfg.d_model, cfg.encoder_spec["features"], cfg.num_classes)
+        self.decoder = STSQDecoder(cfg)
+
+    def new_memory(self) -> TemporalMemory:
+        return TemporalMemory(self.cfg.memory_frames, self.cfg.memory_topk)
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        k: torch.Tensor,
+        memory: TemporalMemory | None = None,
+        stamp: torch.Tensor | None = None,
+        with_aux: bool = True,
+    ) -> dict:
+        """image (B, 3, H, W) in [0, 1] at cfg.input_size; k (B, 3, 3) for that image; stamp (B,) s.
+
+        Returns the decoder's outputs (see ``STSQDecoder.forward``) and, with_aux, ``aux``:
+        depth (B, 1, h, w), normals (B, 3, h, w), seg (B, C + 1, h, w) at a quarter-patch stride.
+        """
+        hw = (image.shape[2], image.shape[3])
+        feats = self.features(image)
+        mem = memory.gather() if memory is not None else None
+        prev = memory.latest if memory is not None else None
+        out = self.decoder(feats["z"], k, hw, memory=mem, previous=prev, stamp=stamp)
+        if with_aux:
+            out["aux"] = self.aux(feats["z"][0], feats["g0"])
+        return out
+
+    @staticmethod
+    def scores(out: dict) -> torch.Tensor:
+        """Confidence per query (B, Q): the best class probability of the last layer."""
+        return out["layers"][-1]["logits"].sigmoid().amax(-1)
+
+    def remember(self, memory: TemporalMemory, out: dict, stamp: torch.Tensor) -> None:
+        """Push this frame's top-K queries into the memory (assigning ids to fresh ones in ``out``)."""
+        memory.push(out["embed"], out["anchors"], self.scores(out).detach(), out["track_ids"], stamp)
+
+
+def build_model(cfg: ModelConfig) -> SeqPose:
+    """The network with the configured pretrained weights loaded (random where none are given)."""
+    from seqpose_core.model.weights import load_pretrained
+
+    model = SeqPose(cfg)
+    load_pretrained(model, cfg)
+    return model
