@@ -30,7 +30,8 @@ def points_to_anchors(
     u = k[:, 0, 0, None] * points[..., 0] / z + k[:, 0, 2, None]
     v = k[:, 1, 1, None] * points[..., 1] / z + k[:, 1, 2, None]
     frac = torch.stack(
-        [(u + 0.5) / hw[1], (v + 0.5) / hw[0], (z - depth_range[0]) / (depth_range[1] - depth_range[0])], dim=-1
+        [(u + 0.5) / hw[1], (v + 0.5) / hw[0], (z - depth_range[0]) / (depth_range[1] - depth_range[0])],
+        dim=-1,
     )
     return torch.logit(frac.clamp(1e-4, 1 - 1e-4))
 

@@ -10,7 +10,7 @@ The ViT and the DPT blocks are ``transformers``' Dinov2 and DepthAnything module
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 from transformers import DepthAnythingConfig, Dinov2Backbone, Dinov2Config
 from transformers.models.depth_anything.modeling_depth_anything import DepthAnythingNeck
@@ -57,6 +57,9 @@ class FeatureExtractor(nn.Module):
         self.fuse = nn.ModuleList(nn.Conv2d(2 * width, cfg.d_model, 1) for _ in range(4))
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        # The coarsest fusion block has no skip input, so its first residual unit never runs.
+        self.decoder.fusion_stage.layers[0].residual_layer1.requires_grad_(False)
+        self.encoder.embeddings.mask_token.requires_grad_(False)  # masked pretraining only
         if cfg.freeze_encoder:
             self.encoder.requires_grad_(False)
         self.frozen = cfg.freeze_encoder
@@ -74,13 +77,19 @@ class FeatureExtractor(nn.Module):
         fused = self.decoder.fusion_stage(s)  # coarsest level first
         return s, fused[::-1]
 
+    def fuse_levels(self, s: list[torch.Tensor], g: list[torch.Tensor]) -> list[torch.Tensor]:
+        """z_i = Conv1x1(cat(s_i, g_i resized to s_i's grid)) (eq. 3), finest first."""
+        return [
+            fuse(
+                torch.cat(
+                    [s_i, F.interpolate(g_i, size=s_i.shape[2:], mode="bilinear", align_corners=False)], 1
+                )
+            )
+            for fuse, s_i, g_i in zip(self.fuse, s, g, strict=True)
+        ]
+
     def forward(self, image: torch.Tensor) -> dict[str, list[torch.Tensor]]:
         """image (B, 3, H, W) -> {"z": [(B, d_model, h_i, w_i)] finest first, "g0": (B, F, 2h_0, 2w_0)}."""
         hw = (image.shape[2] // PATCH, image.shape[3] // PATCH)
-        tokens = self.encode(image)
-        s, g = self.decode(tokens, hw)
-        z = [
-            fuse(torch.cat([s_i, F.interpolate(g_i, size=s_i.shape[2:], mode="bilinear", align_corners=False)], 1))
-            for fuse, s_i, g_i in zip(self.fuse, s, g, strict=True)
-        ]
-        return {"z": z, "g0": g[0]}
+        s, g = self.decode(self.encode(image), hw)
+        return {"z": self.fuse_levels(s, g), "g0": g[0]}

@@ -9,7 +9,7 @@ layer is matched and supervised on its own (DETR's auxiliary losses).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from seqpose_core.model.matcher import HungarianMatcher, rotation_distance, symmetric_mask
@@ -18,7 +18,9 @@ DEFAULT_WEIGHTS = {"class": 1.0, "translation": 1.0, "rotation": 10.0, "size": 1
                    "depth": 1.0, "normal": 1.0, "seg": 1.0}  # fmt: skip
 
 
-def sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0):
+def sigmoid_focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0
+) -> torch.Tensor:
     """Elementwise focal loss (Lin et al. 2017): logits and 0/1 targets of one shape."""
     p = logits.sigmoid()
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
@@ -55,12 +57,21 @@ class SetCriterion(nn.Module):
         gt_idx = torch.cat([torch.nonzero(t["valid"][b])[:, 0][g] for b, (_, g) in enumerate(matches)])
         return {
             "class": self.loss_class(p["logits"], t["class_ids"][b_idx, gt_idx], b_idx, q_idx, num),
-            "translation": self.loss_l1(p["translation"][b_idx, q_idx], t["translations"][b_idx, gt_idx], num),
+            "translation": self.loss_l1(
+                p["translation"][b_idx, q_idx], t["translations"][b_idx, gt_idx], num
+            ),
             "rotation": self.loss_rotation(p["rotation"][b_idx, q_idx], t, b_idx, gt_idx, num),
             "size": self.loss_l1(p["size"][b_idx, q_idx], t["sizes"][b_idx, gt_idx], num),
         }
 
-    def loss_class(self, logits: torch.Tensor, classes: torch.Tensor, b_idx, q_idx, num: float) -> torch.Tensor:
+    def loss_class(
+        self,
+        logits: torch.Tensor,
+        classes: torch.Tensor,
+        b_idx: torch.Tensor,
+        q_idx: torch.Tensor,
+        num: float,
+    ) -> torch.Tensor:
         onehot = torch.zeros_like(logits)
         onehot[b_idx, q_idx, classes - 1] = 1.0
         return sigmoid_focal_loss(logits, onehot).sum() / num
@@ -68,11 +79,15 @@ class SetCriterion(nn.Module):
     def loss_l1(self, pred: torch.Tensor, gt: torch.Tensor, num: float) -> torch.Tensor:
         return F.l1_loss(pred, gt, reduction="sum") / num
 
-    def loss_rotation(self, rot: torch.Tensor, t: dict, b_idx, gt_idx, num: float) -> torch.Tensor:
+    def loss_rotation(
+        self, rot: torch.Tensor, t: dict, b_idx: torch.Tensor, gt_idx: torch.Tensor, num: float
+    ) -> torch.Tensor:
         sym = symmetric_mask(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
         return rotation_distance(rot, t["rotations"][b_idx, gt_idx], sym).sum() / num
 
-    def dense_losses(self, aux: dict[str, torch.Tensor], t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def dense_losses(
+        self, aux: dict[str, torch.Tensor], t: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         size = aux["depth"].shape[2:]
         depth = F.interpolate(t["depth"], size=size, mode="nearest")
         normals = F.interpolate(t["normals"], size=size, mode="nearest")

@@ -65,7 +65,7 @@ class PoseHead(nn.Module):
         self.cls = nn.Linear(d_model, num_classes)
         self.box = _mlp(d_model, d_model, 3 + 6 + 3)
         nn.init.constant_(self.cls.bias, -4.6)  # focal-loss prior: p = 0.01
-        nn.init.zeros_(self.box[-1].weight)
+        nn.init.normal_(self.box[-1].weight, std=1e-3)  # near-identity start, gradients flow from step 0
         with torch.no_grad():
             self.box[-1].bias.copy_(torch.tensor([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0.0]))
 

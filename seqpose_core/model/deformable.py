@@ -9,14 +9,16 @@ Points behind the camera get no weight.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 
 from seqpose_core.model.anchors import project_to_grid
 
 
 class GeometryDeformableAttention(nn.Module):
-    def __init__(self, d_model: int, num_heads: int, num_levels: int, num_points: int, offset_scale: float = 0.25):
+    def __init__(
+        self, d_model: int, num_heads: int, num_levels: int, num_points: int, offset_scale: float = 0.25
+    ):
         super().__init__()
         self.h, self.l, self.p = num_heads, num_levels, num_points
         self.offset_scale = offset_scale

@@ -13,7 +13,6 @@ from torch import nn
 
 from seqpose_core.categories import MUG_CLASS_ID, SYMMETRIC_CLASS_IDS
 
-
 OBJECT_KEYS = ("class_ids", "translations", "rotations", "sizes", "handle_visible")
 
 

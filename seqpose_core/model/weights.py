@@ -63,7 +63,9 @@ def dinov2_from_official(state: dict[str, torch.Tensor], where: str) -> dict[str
                 out[re.sub(pattern, repl, name)] = value
                 break
         else:
-            raise WeightsError(f"{where}: unexpected DINOv2 key {name!r} (registers and SwiGLU models are not supported)")
+            raise WeightsError(
+                f"{where}: unexpected DINOv2 key {name!r} (registers and SwiGLU models are not supported)"
+            )
     return out
 
 
@@ -117,8 +119,10 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path}: no such file or folder")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise WeightsError(f"{path}: not a readable PyTorch state dict ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:
+        raise WeightsError(
+            f"{path}: not a readable PyTorch state dict ({exc.__class__.__name__}: {exc})"
+        ) from exc
     state = state.get("model", state) if isinstance(state, dict) else state
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path}: expected a dict of tensors")
@@ -157,10 +161,7 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], where: str, wh
 def load_dinov2(encoder: nn.Module, path: str | Path) -> None:
     """Load DINOv2 weights (official .pth or Hugging Face folder) into a Dinov2Backbone."""
     path = Path(path)
-    if path.is_dir():
-        state = _read_hf(path, "dinov2")
-    else:
-        state = dinov2_from_official(_read_state(path), str(path))
+    state = _read_hf(path, "dinov2") if path.is_dir() else dinov2_from_official(_read_state(path), str(path))
     _load_into(encoder, state, str(path), "DINOv2 encoder")
 
 
@@ -173,7 +174,9 @@ def load_depth_anything(encoder: nn.Module, decoder: nn.Module, path: str | Path
         dec = {k[len("neck.") :]: v for k, v in state.items() if k.startswith("neck.")}
     else:
         state = _read_state(path)
-        enc = dinov2_from_official({k[11:]: v for k, v in state.items() if k.startswith("pretrained.")}, str(path))
+        enc = dinov2_from_official(
+            {k[11:]: v for k, v in state.items() if k.startswith("pretrained.")}, str(path)
+        )
         dec = dpt_from_official({k: v for k, v in state.items() if k.startswith("depth_head.")}, str(path))
     _load_into(encoder, enc, str(path), "DINOv2 encoder")
     _load_into(decoder, dec, str(path), "DPT decoder")

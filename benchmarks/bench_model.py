@@ -1,0 +1,92 @@
+"""Per-frame latency of SeqPose on this machine at 238 x 322, split by stage.
+
+Stages: encoder (DINOv2), depth decoder (DPT + level fusion), query decoder (STSQ layers)
+and head (pose heads of all layers). Single-frame (no memory) and multi-frame (memory of
+N x K queries, K propagated) are timed separately; their ratio is printed. Random weights:
+latency does not depend on the values. Usage: python benchmarks/bench_model.py [--configs tiny vits]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+
+from seqpose_core.model.config import ModelConfig, tiny_config
+from seqpose_core.model.seqpose import SeqPose
+
+K = torch.tensor([[[296.0, 0, 160.5], [0, 296.0, 118.5], [0, 0, 1]]])
+
+
+def _time_heads(model: SeqPose, totals: dict[str, float]) -> None:
+    def pre(_m: object, _i: object) -> None:
+        totals["_start"] = time.perf_counter()
+
+    def post(_m: object, _i: object, _o: object) -> None:
+        totals["head"] += time.perf_counter() - totals["_start"]
+
+    for head in model.decoder.heads:
+        head.register_forward_pre_hook(pre)
+        head.register_forward_hook(post)
+
+
+@torch.inference_mode()
+def run(model: SeqPose, multi_frame: bool, frames: int, warmup: int = 3) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    _time_heads(model, totals)
+    image = torch.rand(1, 3, *model.cfg.input_size)
+    hw = (image.shape[2] // 14, image.shape[3] // 14)
+    memory = model.new_memory() if multi_frame else None
+    for i in range(warmup + frames):
+        if i == warmup:
+            totals.clear()
+        stamp = torch.tensor([i / 30.0], dtype=torch.float64)
+        t0 = time.perf_counter()
+        tokens = model.features.encode(image)
+        t1 = time.perf_counter()
+        s, g = model.features.decode(tokens, hw)
+        z = model.features.fuse_levels(s, g)
+        t2 = time.perf_counter()
+        mem = memory.gather() if memory is not None else None
+        prev = memory.latest if memory is not None else None
+        out = model.decoder(z, K, model.cfg.input_size, memory=mem, previous=prev, stamp=stamp)
+        if memory is not None:
+            model.remember(memory, out, stamp)
+        t3 = time.perf_counter()
+        totals["encoder"] += t1 - t0
+        totals["depth decoder"] += t2 - t1
+        totals["decoder+head"] += t3 - t2
+    result = {k: 1000 * v / frames for k, v in totals.items() if not k.startswith("_")}
+    result["query decoder"] = result.pop("decoder+head") - result["head"]
+    result["total"] = sum(result[k] for k in ("encoder", "depth decoder", "query decoder", "head"))
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--configs", nargs="+", default=["tiny", "vits"])
+    p.add_argument("--frames", type=int, default=10)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, input 238x322, ms/frame, mean of {args.frames}"
+    )
+    for name in args.configs:
+        torch.manual_seed(0)
+        cfg = tiny_config() if name == "tiny" else ModelConfig(encoder=name)
+        model = SeqPose(cfg).eval()
+        rows = {mode: run(model, mode == "MF", args.frames) for mode in ("SF", "MF")}
+        for mode, r in rows.items():
+            outside = 100 * (1 - r["encoder"] / r["total"])
+            stages = "  ".join(
+                f"{k} {r[k]:7.1f}" for k in ("encoder", "depth decoder", "query decoder", "head")
+            )
+            print(f"{name:5s} {mode}  {stages}  total {r['total']:7.1f}  outside encoder {outside:4.1f}%")
+        print(f"{name:5s} MF/SF {rows['MF']['total'] / rows['SF']['total']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

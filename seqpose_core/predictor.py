@@ -1,0 +1,140 @@
+"""A stateful, numpy-in/numpy-out predictor around SeqPose for one camera stream.
+
+``Predictor.step(rgb, K, stamp)`` resizes the image to the network's input (scaling the
+intrinsics with it), runs the network with the temporal memory of the stream, and
+returns 9-DoF estimates in the camera's optical frame (metres, radians). The memory is
+reset by ``reset()``, and by the predictor itself when time goes backwards or the gap
+since the last frame exceeds ``max_gap``; ``last_reset`` says why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from seqpose_core.categories import CLASS_NAMES
+from seqpose_core.data.transforms import resize_crop_intrinsics
+from seqpose_core.model.seqpose import SeqPose
+
+UNTRACKED = -1
+
+
+@dataclass
+class PoseEstimate:
+    """One detected object: rotation (3, 3) object -> camera, translation (3,) and size (3,) metres.
+
+    track_id: stable across frames while the object stays in the memory; -1 in single-frame mode.
+    """
+
+    class_id: int
+    class_name: str
+    score: float
+    rotation: np.ndarray
+    translation: np.ndarray
+    size: np.ndarray
+    track_id: int
+
+
+def check_inputs(rgb: np.ndarray, k: np.ndarray, stamp: float) -> None:
+    """Raise ValueError naming the input that is malformed."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", None)
+        raise ValueError(
+            f"rgb must be a uint8 H x W x 3 array, got {getattr(rgb, 'dtype', type(rgb))} {shape}"
+        )
+    if rgb.shape[0] < 2 or rgb.shape[1] < 2:
+        raise ValueError(f"rgb is empty or degenerate: shape {rgb.shape}")
+    k = np.asarray(k, dtype=np.float64)
+    if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise ValueError(f"K must be a finite 3 x 3 intrinsics matrix with fx, fy > 0, got {k.tolist()}")
+    if not math.isfinite(stamp):
+        raise ValueError(f"stamp must be a finite time in seconds, got {stamp}")
+
+
+class Predictor:
+    def __init__(
+        self,
+        model: SeqPose,
+        device: str | torch.device,
+        multi_frame: bool = True,
+        score_threshold: float = 0.3,
+        max_detections: int = 50,
+        max_gap: float = 1.0,
+    ):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.multi_frame = multi_frame
+        self.score_threshold = score_threshold
+        self.max_detections = max_detections
+        self.max_gap = max_gap
+        self.memory = model.new_memory()
+        self.last_stamp: float | None = None
+        self.last_reset = ""
+
+    def reset(self, reason: str = "requested") -> None:
+        self.memory.reset()
+        self.last_stamp = None
+        self.last_reset = reason
+
+    def _check_time(self, stamp: float) -> None:
+        self.last_reset = ""
+        if self.last_stamp is None:
+            return
+        if stamp <= self.last_stamp:
+            self.reset(f"time went back from {self.last_stamp:.3f} s to {stamp:.3f} s")
+        elif stamp - self.last_stamp > self.max_gap:
+            self.reset(f"gap of {stamp - self.last_stamp:.3f} s exceeds {self.max_gap:.3f} s")
+
+    def prepare(self, rgb: np.ndarray, k: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 image of any size -> network input (1, 3, H, W) and its intrinsics (1, 3, 3)."""
+        out_hw = self.model.cfg.input_size
+        k_in, (rh, rw), (y0, x0) = resize_crop_intrinsics(np.asarray(k, np.float64), rgb.shape[:2], out_hw)
+        img = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)[
+            y0 : y0 + out_hw[0], x0 : x0 + out_hw[1]
+        ]
+        image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div_(255.0)
+        return image.to(self.device), torch.from_numpy(k_in)[None].float().to(self.device)
+
+    @torch.inference_mode()
+    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> list[PoseEstimate]:
+        """rgb uint8 (H, W, 3); k (3, 3) intrinsics of that image; stamp in seconds."""
+        check_inputs(rgb, k, stamp)
+        if self.multi_frame:
+            self._check_time(stamp)
+        image, k_in = self.prepare(rgb, k)
+        t = torch.tensor([stamp], dtype=torch.float64, device=self.device)
+        memory = self.memory if self.multi_frame else None
+        out = self.model(image, k_in, memory, t, with_aux=False)
+        if self.multi_frame:
+            self.model.remember(self.memory, out, t)
+            self.last_stamp = stamp
+        return self._estimates(out)
+
+    def _estimates(self, out: dict) -> list[PoseEstimate]:
+        last = out["layers"][-1]
+        probs = last["logits"][0].sigmoid()
+        scores, classes = probs.max(-1)
+        keep = torch.nonzero(scores >= self.score_threshold)[:, 0]
+        keep = keep[scores[keep].argsort(descending=True)][: self.max_detections]
+        ids = out["track_ids"][0]
+        if self.multi_frame:  # detections whose query did not enter the memory get an id too
+            fresh = keep[ids[keep] == 0]
+            ids[fresh] = self.memory.new_ids(len(fresh)).to(ids.device)
+        to_np = lambda x: x[0].double().cpu().numpy()  # noqa: E731
+        rot, trans, size = to_np(last["rotation"]), to_np(last["translation"]), to_np(last["size"])
+        return [
+            PoseEstimate(
+                class_id=int(classes[i]) + 1,
+                class_name=CLASS_NAMES[int(classes[i]) + 1],
+                score=float(scores[i]),
+                rotation=rot[i],
+                translation=trans[i],
+                size=size[i],
+                track_id=int(ids[i]) if self.multi_frame else UNTRACKED,
+            )
+            for i in keep.tolist()
+        ]

@@ -1,0 +1,170 @@
+"""The network, its memory, matcher, losses and checkpoints."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqpose_core.checkpoint import CheckpointError, load_model, save_model
+from seqpose_core.geometry import rotation_about_y
+from seqpose_core.model.anchors import anchors_to_points, points_to_anchors, project_to_grid
+from seqpose_core.model.config import tiny_config
+from seqpose_core.model.criterion import SetCriterion
+from seqpose_core.model.matcher import HungarianMatcher, rotation_distance, symmetric_mask
+from seqpose_core.model.seqpose import SeqPose
+
+HW = (112, 154)
+K = torch.tensor([[120.0, 0, 77.0], [0, 120.0, 56.0], [0, 0, 1]])
+
+
+def model(**kw):
+    torch.manual_seed(0)
+    return SeqPose(tiny_config(input_size=HW, **kw))
+
+
+def inputs(b=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, *HW, generator=g), K.repeat(b, 1, 1)
+
+
+def fake_targets(b=2, n=3):
+    g = torch.Generator().manual_seed(1)
+    rot = torch.from_numpy(rotation_about_y(np.linspace(0, 2, b * n))).float().view(b, n, 3, 3)
+    return {
+        "class_ids": torch.randint(1, 7, (b, n), generator=g),
+        "translations": torch.rand(b, n, 3, generator=g) * 0.2 + torch.tensor([0, 0, 0.8]),
+        "rotations": rot,
+        "sizes": torch.rand(b, n, 3, generator=g) * 0.1 + 0.05,
+        "handle_visible": torch.ones(b, n, dtype=torch.bool),
+        "valid": torch.ones(b, n, dtype=torch.bool),
+        "depth": torch.rand(b, 1, *HW, generator=g) + 0.5,
+        "normals": torch.nn.functional.normalize(torch.randn(b, 3, *HW, generator=g), dim=1),
+        "class_mask": torch.randint(0, 7, (b, *HW), generator=g),
+    }
+
+
+def test_output_shapes_single_and_multi_frame():
+    m = model()
+    image, k = inputs()
+    sf = m(image, k)
+    q = m.cfg.num_queries
+    assert len(sf["layers"]) == m.cfg.num_layers
+    last = sf["layers"][-1]
+    assert last["logits"].shape == (2, q, 6) and last["translation"].shape == (2, q, 3)
+    assert last["rotation"].shape == (2, q, 3, 3) and last["size"].shape == (2, q, 3)
+    assert sf["aux"]["depth"].shape == (2, 1, 32, 44) and sf["aux"]["seg"].shape == (2, 7, 32, 44)
+    memory = m.new_memory()
+    for t in range(3):
+        out = m(image, k, memory, torch.full((2,), 0.1 * t))
+        m.remember(memory, out, torch.full((2,), 0.1 * t))
+    # the previous frame's top-K join the learnable queries
+    assert out["layers"][-1]["logits"].shape == (2, q + m.cfg.memory_topk, 6)
+    rot = out["layers"][-1]["rotation"]
+    torch.testing.assert_close(rot @ rot.transpose(-1, -2), torch.eye(3).expand_as(rot), atol=1e-5, rtol=0)
+
+
+def test_gradients_reach_every_trainable_part_and_not_the_frozen_encoder():
+    m = model(freeze_encoder=True)
+    image, k = inputs()
+    memory = m.new_memory()
+    crit = SetCriterion(6)
+    out = m(image, k, memory, torch.zeros(2))
+    m.remember(memory, out, torch.zeros(2))
+    out = m(image, k, memory, torch.full((2,), 0.1))  # memory in use: the pose-aware norm runs
+    crit(out, fake_targets())["total"].backward()
+    for name, p in m.named_parameters():
+        if name.startswith("features.encoder."):
+            assert not p.requires_grad and p.grad is None, name
+        elif p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+    trainable = [n for n, p in m.named_parameters() if p.requires_grad]
+    assert any(n.startswith("features.decoder.") for n in trainable)
+
+
+def test_matcher_batched_equals_one_by_one_and_handles_empty_images():
+    m = model()
+    image, k = inputs(3)
+    pred = {k_: v.detach() for k_, v in m(image, k)["layers"][-1].items()}
+    t = fake_targets(3)
+    t["valid"][1] = False  # an image with no objects
+    t["valid"][2, 2] = False
+    matcher = HungarianMatcher()
+    batched = matcher(pred, t)
+    assert len(batched[1][0]) == 0 and len(batched[2][0]) == 2 and len(batched[0][0]) == 3
+    for b in range(3):
+        single = matcher(
+            {k_: v[b : b + 1] for k_, v in pred.items()}, {k_: v[b : b + 1] for k_, v in t.items()}
+        )
+        assert torch.equal(single[0][0], batched[b][0]) and torch.equal(single[0][1], batched[b][1])
+    losses = SetCriterion(6)(m(image, k), t)
+    assert torch.isfinite(losses["total"])
+
+
+def test_rotation_loss_of_a_bottle_ignores_turns_about_y_but_a_cameras_does_not():
+    base = torch.from_numpy(
+        rotation_about_y(0.3) @ np.array([[1.0, 0, 0], [0, 0.8, -0.6], [0, 0.6, 0.8]])
+    ).float()
+    turned = base @ torch.from_numpy(rotation_about_y(1.2)).float()
+    pred = torch.from_numpy(rotation_about_y(0.1)).float() @ base
+    for cls, invariant in ((1, True), (3, False)):
+        sym = symmetric_mask(torch.tensor(cls), torch.tensor(True))
+        a, b = rotation_distance(pred, base, sym), rotation_distance(pred, turned, sym)
+        assert torch.isclose(a, b, atol=1e-6) == invariant
+    mug_hidden = symmetric_mask(torch.tensor(6), torch.tensor(False))
+    assert mug_hidden and not symmetric_mask(torch.tensor(6), torch.tensor(True))
+
+
+def test_a_3d_sampling_point_projects_to_the_pixel_computed_by_hand():
+    k = torch.tensor([[[500.0, 0, 160.0], [0, 400.0, 120.0], [0, 0, 1]]])
+    point = torch.tensor([[[0.1, -0.05, 2.0]]])
+    pixels, grid, in_front = project_to_grid(point, k, (240, 320))
+    # u = 500 * 0.1 / 2 + 160 = 185; v = 400 * -0.05 / 2 + 120 = 110
+    torch.testing.assert_close(pixels, torch.tensor([[[185.0, 110.0]]]))
+    torch.testing.assert_close(grid, torch.tensor([[[(185.5 / 320) * 2 - 1, (110.5 / 240) * 2 - 1]]]))
+    assert in_front.all()
+    assert not project_to_grid(torch.tensor([[[0.1, 0.0, -1.0]]]), k, (240, 320))[2].any()
+    logits = points_to_anchors(point, k, (240, 320), (0.2, 2.5))
+    torch.testing.assert_close(anchors_to_points(logits, k, (240, 320), (0.2, 2.5)), point, atol=1e-4, rtol=0)
+
+
+def test_memory_keeps_n_times_k_entries_in_frame_order_and_empties_on_reset():
+    m = model()
+    image, k = inputs()
+    memory = m.new_memory()
+    n, top = m.cfg.memory_frames, m.cfg.memory_topk
+    previous_ids = None
+    for t in range(5):
+        stamp = torch.full((2,), 0.1 * t)
+        out = m(image, k, memory, stamp)
+        if previous_ids is not None:  # propagated queries keep their ids
+            assert torch.equal(out["track_ids"][:, :top], previous_ids)
+        m.remember(memory, out, stamp)
+        previous_ids = memory.latest.track_ids.clone()
+        assert len(memory) == min(t + 1, n)
+    entries = memory.gather()
+    assert entries.embed.shape == (2, n * top, m.cfg.d_model)
+    stamps = entries.stamp[0].view(n, top)[:, 0].tolist()
+    assert stamps == pytest.approx([0.2, 0.3, 0.4])
+    assert not entries.embed.requires_grad
+    memory.reset()
+    assert len(memory) == 0 and memory.gather() is None
+
+
+def test_checkpoint_round_trip_reproduces_outputs_exactly(tmp_path):
+    m = model().eval()
+    image, k = inputs()
+    path = save_model(m, tmp_path / "tiny")
+    assert path.suffix == ".safetensors" and path.with_suffix(".yaml").is_file()
+    loaded = load_model(path, expected=m.cfg).eval()
+    with torch.no_grad():
+        a, b = m(image, k), loaded(image, k)
+    for key in ("logits", "translation", "rotation", "size"):
+        assert torch.equal(a["layers"][-1][key], b["layers"][-1][key])
+    with pytest.raises(
+        CheckpointError, match=r"config does not match: num_queries: checkpoint 60 vs expected 61"
+    ):
+        load_model(path, expected=tiny_config(input_size=HW, num_queries=61))
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=r"tiny\.safetensors: corrupt"):
+        load_model(path)
+    with pytest.raises(CheckpointError, match=r"nothing\.yaml: no such file"):
+        load_model(tmp_path / "nothing.safetensors")
