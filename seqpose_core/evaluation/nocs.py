@@ -188,10 +188,12 @@ def _class_aps(rec: _ClassRecord, t: Thresholds) -> tuple[np.ndarray, np.ndarray
     iou_s = np.concatenate([np.zeros(0), *rec.iou_scores])
     pose_m = np.concatenate([np.zeros((len(t.deg), len(t.cm), 0), bool), *rec.pose_matched], axis=-1)
     pose_s = np.concatenate([np.zeros(0), *rec.pose_scores])
-    return (
-        average_precision(iou_m, iou_s, int(rec.num_gt)),
-        average_precision(pose_m, pose_s, int(rec.pose_num_gt)),
-    )
+    pose = average_precision(pose_m, pose_s, int(rec.pose_num_gt))
+    if rec.num_gt and not rec.pose_num_gt:
+        pose = np.zeros_like(
+            pose
+        )  # GT exists but nothing matched at IoU 0.1: 0, where the reference gives nan
+    return average_precision(iou_m, iou_s, int(rec.num_gt)), pose
 
 
 def evaluate(

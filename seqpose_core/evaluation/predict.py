@@ -1,0 +1,52 @@
+"""Run a predictor over a NOCS subset, scene by scene, into per-image results for ``evaluate``.
+
+Any object with ``reset()`` and ``step(rgb, K, stamp)`` returning ``PoseEstimate``s works:
+the Predictor (single- or multi-frame) or a baseline. Each scene starts from an empty memory.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from tqdm import tqdm
+
+from seqpose_core.data.frame import Frame
+from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.evaluation.results import ImageResult, image_result_from_poses
+from seqpose_core.predictor import PoseEstimate
+
+
+class StreamPredictor(Protocol):
+    def reset(self, reason: str = ...) -> None: ...
+    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> list[PoseEstimate]: ...
+
+
+def to_result(frame: Frame, estimates: list[PoseEstimate], name: str) -> ImageResult:
+    """Ground truth of a frame and estimates -> one NOCS result record."""
+    o = frame.objects
+    n = len(estimates)
+    pred = (
+        np.array([e.class_id for e in estimates], dtype=np.int64),
+        np.array([e.rotation for e in estimates]).reshape(n, 3, 3),
+        np.array([e.translation for e in estimates]).reshape(n, 3),
+        np.array([e.size for e in estimates]).reshape(n, 3),
+    )
+    scores = np.array([e.score for e in estimates])
+    gt = (o.class_ids, o.rotations, o.translations, o.sizes)
+    return image_result_from_poses(name, gt, o.handle_visible.astype(float), pred, scores)
+
+
+def predict_subset(
+    predictor: StreamPredictor, subset: NocsSubset, every_nth: int = 1, progress: bool = False
+) -> list[ImageResult]:
+    """Every ``every_nth`` frame of every scene, in time order, the memory reset per scene."""
+    results = []
+    refs = [(i, ref) for scene in subset.scenes for i, ref in enumerate(scene[::every_nth])]
+    for i, ref in tqdm(refs, desc="predicting", unit="frame", disable=not progress):
+        if i == 0:
+            predictor.reset("new scene")
+        frame = subset.load(ref)
+        estimates = predictor.step(frame.rgb, frame.k, frame.stamp)
+        results.append(to_result(frame, estimates, f"{subset.spec.images}/{frame.scene}/{frame.index:04d}"))
+    return results

@@ -1,0 +1,94 @@
+"""The trainer: exact resume after a kill, DDP across two CPU processes, configs."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from training.config import load_config
+from training.train import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "training" / "configs" / "synthetic.yaml"
+
+
+def overrides(synth_root, out_dir, **extra):
+    values = {
+        "data.root": str(synth_root),
+        "data.clip_length": 2,
+        "data.workers": 0,
+        "model.input_size": "[112,154]",
+        "optim.batch_size": 2,
+        "optim.warmup_steps": 2,
+        "run.out_dir": str(out_dir),
+        "run.max_steps": 6,
+        "run.eval_every_epochs": 0,
+        "run.log_every": 1,
+        **extra,
+    }
+    return ["--config", str(CONFIG), "--set", *[f"{k}={v}" for k, v in values.items()]]
+
+
+def step_of(path):
+    try:
+        return torch.load(path, weights_only=True)["step"]
+    except (FileNotFoundError, RuntimeError, EOFError):
+        return 0
+
+
+def test_killed_run_resumes_to_the_same_parameters(synth_root, tmp_path):
+    assert main(overrides(synth_root, tmp_path / "straight")) == 0
+    args = overrides(synth_root, tmp_path / "killed", **{"run.checkpoint_every": 1})
+    proc = subprocess.Popen([sys.executable, "-m", "training.train", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    last = tmp_path / "killed" / "synthetic" / "last.pt"
+    deadline = time.monotonic() + 240
+    while step_of(last) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = step_of(last)
+    assert 2 <= killed_at < 6
+    assert main([*args, "--resume"]) == 0
+    a = load_file(tmp_path / "straight" / "synthetic" / "final.safetensors")
+    b = load_file(tmp_path / "killed" / "synthetic" / "final.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resuming from step {killed_at}"
+    rows = (tmp_path / "killed" / "synthetic" / "train.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
+
+
+def test_two_process_torchrun_agrees_on_parameters(synth_root, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    args = overrides(synth_root, tmp_path, **{"run.max_steps": 2})
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "training.train", *args]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sums = dict(re.findall(r"rank (\d) parameter checksum (\S+ \S+)", out.stdout))
+    assert set(sums) == {"0", "1"} and sums["0"] == sums["1"], out.stdout
+    assert (tmp_path / "synthetic" / "final.safetensors").is_file()
+
+
+def test_every_shipped_config_loads_and_bad_keys_are_named(tmp_path):
+    for path in (ROOT / "training" / "configs").glob("*.yaml"):
+        cfg = load_config(path)
+        assert cfg.run.name and cfg.optim.lr > 0
+    assert load_config(ROOT / "training" / "configs" / "real_mf.yaml").multi_frame
+    assert not load_config(ROOT / "training" / "configs" / "camera_sf.yaml").multi_frame
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("optim:\n  learning_rate: 0.1\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: optim: unknown keys \['learning_rate'\]"):
+        load_config(bad)
+    bad.write_text("model:\n  encoder: vitx\n")
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        load_config(bad)

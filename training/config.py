@@ -1,0 +1,112 @@
+"""Experiment configuration: dataclasses, one YAML file per experiment (read with yaml.safe_load).
+
+A YAML file has the sections ``model`` (seqpose_core's ModelConfig), ``data``, ``optim`` and
+``run``; anything not given keeps the dataclass default. No inheritance between files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from seqpose_core.model.config import ModelConfig
+
+
+@dataclass
+class DataConfig:
+    root: str = "data"
+    train_subset: str = "real_train"
+    val_subset: str = "real_test"
+    clip_length: int = 1  # 1: single-frame training; > 1: clips with the memory carried through
+    clip_stride: int = 1
+    clip_step: int = 1
+    workers: int = 2
+    val_every_nth: int = 1  # evaluate every n-th validation frame (smaller, faster validation)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 4e-4
+    weight_decay: float = 1e-4
+    epochs: int = 24
+    batch_size: int = 16  # total over all processes
+    warmup_steps: int = 200
+    grad_clip: float = 0.1
+    encoder_lr_scale: float = 0.1  # lr of a trained (unfrozen) encoder relative to lr
+    amp: bool = True  # mixed precision on CUDA only
+
+
+@dataclass
+class RunConfig:
+    name: str = "seqpose"
+    out_dir: str = "runs"
+    seed: int = 0
+    device: str = "auto"  # auto: cuda when available, else cpu
+    log_every: int = 10
+    checkpoint_every: int = 200  # steps
+    eval_every_epochs: int = 1
+    best_metric: str = "10deg10cm"  # a summary metric of seqpose_core.evaluation (mean AP)
+    max_steps: int = 0  # stop after this many steps (0: run all epochs)
+    score_threshold: float = 0.05  # for validation predictions
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def multi_frame(self) -> bool:
+        return self.data.clip_length > 1
+
+    def to_dict(self) -> dict:
+        return {"model": self.model.to_dict(), "data": asdict(self.data), "optim": asdict(self.optim),
+                "run": asdict(self.run)}  # fmt: skip
+
+
+def _section(cls: type, values: dict | None, where: str) -> object:
+    values = values or {}
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}")
+    return cls(**values)
+
+
+def config_from_dict(doc: dict, where: str = "config") -> TrainConfig:
+    if not isinstance(doc, dict):
+        raise ValueError(f"{where}: expected a mapping with model, data, optim and run sections")
+    unknown = sorted(set(doc) - {"model", "data", "optim", "run"})
+    if unknown:
+        raise ValueError(f"{where}: unknown sections {unknown}")
+    try:
+        model = ModelConfig.from_dict(doc.get("model") or {})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: model: {exc}") from exc
+    return TrainConfig(
+        model=model,
+        data=_section(DataConfig, doc.get("data"), f"{where}: data"),
+        optim=_section(OptimConfig, doc.get("optim"), f"{where}: optim"),
+        run=_section(RunConfig, doc.get("run"), f"{where}: run"),
+    )
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read an experiment YAML; ``overrides`` are ``section.key=value`` strings (values parsed as YAML)."""
+    path = Path(path)
+    doc = yaml.safe_load(path.read_text()) or {}
+    for item in overrides or []:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not name:
+            raise ValueError(f"override {item!r}: expected section.key=value")
+        doc.setdefault(section, {})[name] = yaml.safe_load(value)
+    return config_from_dict(doc, str(path))
+
+
+def save_config(cfg: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

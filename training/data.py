@@ -1,0 +1,82 @@
+"""Training data: SF frames or MF clips, a deterministic per-epoch order split over processes,
+and photometric jitter seeded by (seed, epoch, sample) so a resumed run sees the same inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from seqpose_core.data.collate import collate_clips, collate_frames
+from seqpose_core.data.frame import Frame
+from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
+from seqpose_core.data.transforms import PhotometricJitter, resize_crop
+from training.config import TrainConfig
+
+
+class EpochSampler(Sampler[int]):
+    """This process's share of a seeded permutation per epoch, optionally skipping the first ``start``."""
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def indices(self) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.size, generator=g).tolist()
+        order += order[: (-len(order)) % self.world]  # equal shares
+        return order[self.rank :: self.world]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices()[self.start :])
+
+    def __len__(self) -> int:
+        return max(0, len(self.indices()) - self.start)
+
+
+class TrainSamples(torch.utils.data.Dataset):
+    """Wraps NocsFrames / NocsClips: resize-crop, then jitter seeded by (seed, epoch, index)."""
+
+    def __init__(self, base: NocsFrames | NocsClips, cfg: TrainConfig):
+        self.base, self.seed, self.epoch = base, cfg.run.seed, 0
+        self.size = cfg.model.input_size
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def _one(self, frame: Frame, jitter: PhotometricJitter) -> Frame:
+        return jitter(resize_crop(frame, self.size))
+
+    def __getitem__(self, i: int) -> Frame | list[Frame]:
+        jitter = PhotometricJitter(
+            seed=int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0])
+        )
+        item = self.base[i]
+        return [self._one(f, jitter) for f in item] if isinstance(item, list) else self._one(item, jitter)
+
+
+def build_train_loader(
+    cfg: TrainConfig, rank: int, world: int
+) -> tuple[DataLoader, EpochSampler, TrainSamples]:
+    d = cfg.data
+    if cfg.multi_frame:
+        base = NocsClips(d.root, d.train_subset, d.clip_length, d.clip_stride, d.clip_step)
+    else:
+        base = NocsFrames(d.root, d.train_subset)
+    samples = TrainSamples(base, cfg)
+    sampler = EpochSampler(len(samples), cfg.run.seed, rank, world)
+    per_rank = max(1, cfg.optim.batch_size // world)
+    loader = DataLoader(
+        samples,
+        batch_size=per_rank,
+        sampler=sampler,
+        num_workers=d.workers,
+        collate_fn=collate_clips if cfg.multi_frame else collate_frames,
+        drop_last=True,
+    )
+    return loader, sampler, samples

@@ -1,0 +1,74 @@
+"""One optimisation step on a batch of frames or clips, and validation with the NOCS metrics."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.evaluation.nocs import NocsMetrics, evaluate
+from seqpose_core.evaluation.predict import predict_subset
+from seqpose_core.model.criterion import SetCriterion
+from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.predictor import Predictor
+
+
+def unwrap(model: nn.Module) -> SeqPose:
+    return model.module if hasattr(model, "module") else model
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def train_step(
+    model: nn.Module,
+    criterion: SetCriterion,
+    batch: dict | list[dict],
+    device: torch.device,
+    amp: bool,
+) -> dict[str, float]:
+    """Forward and backward (no optimizer step). A clip (list of batches) runs in time order with
+    the memory carried across frames; each frame is backpropagated on its own (the memory is
+    detached) and gradients accumulate; DDP synchronises on the last frame only."""
+    frames = batch if isinstance(batch, list) else [batch]
+    memory = unwrap(model).new_memory() if isinstance(batch, list) else None
+    totals: dict[str, float] = {}
+    for t, frame in enumerate(frames):
+        frame = _to(frame, device)
+        last = t == len(frames) - 1
+        sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
+        with sync, torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+            out = model(frame["image"], frame["k"], memory, frame["stamp"])
+            losses = criterion(out, frame)
+            (losses["total"] / len(frames)).backward()
+        if memory is not None:
+            unwrap(model).remember(memory, out, frame["stamp"])
+        for k, v in losses.items():
+            totals[k] = totals.get(k, 0.0) + float(v.detach()) / len(frames)
+    return totals
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module,
+    subset: NocsSubset,
+    device: torch.device,
+    multi_frame: bool,
+    every_nth: int,
+    score_threshold: float,
+    iou_mode: str = "exact",
+) -> NocsMetrics:
+    """NOCS metrics of the current weights on a validation subset (SF or MF)."""
+    net = unwrap(model)
+    was_training = net.training
+    predictor = Predictor(
+        net, device, multi_frame=multi_frame, score_threshold=score_threshold, max_detections=50
+    )
+    try:
+        results = predict_subset(predictor, subset, every_nth=every_nth)
+    finally:
+        net.train(was_training)
+    return evaluate(results, iou_mode=iou_mode)

@@ -1,0 +1,215 @@
+"""The trainer for every experiment: one process on CPU or GPU, or many through torchrun (DDP).
+
+    python -m training.train --config training/configs/synthetic.yaml
+    torchrun --nproc_per_node 4 -m training.train --config training/configs/real_mf.yaml
+    python -m training.train --config ... --resume          # continue runs/<name>/last.pt exactly
+
+Writes to runs/<name>/: config.yaml, last.pt (atomic), best.safetensors + best.yaml (by the
+configured NOCS metric on the validation subset), final.safetensors + final.yaml, train.csv,
+val.csv, tensorboard/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from seqpose_core.checkpoint import save_model
+from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.model.criterion import SetCriterion
+from seqpose_core.model.seqpose import build_model
+from training.checkpointing import load_training_state, save_training_state
+from training.config import TrainConfig, load_config, save_config
+from training.data import build_train_loader
+from training.engine import train_step, unwrap, validate
+from training.logs import TrainingLog
+
+
+def setup_distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank); initialises the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, 0
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def pick_device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    return torch.device(name)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, steps: int):  # noqa: ANN201
+    enc = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("features.encoder.")]
+    rest = [
+        p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("features.encoder.")
+    ]
+    o = cfg.optim
+    groups = [{"params": rest, "lr": o.lr}]
+    if enc:
+        groups.append({"params": enc, "lr": o.lr * o.encoder_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
+
+    def factor(step: int) -> float:
+        if step < o.warmup_steps:
+            return (step + 1) / o.warmup_steps
+        progress = (step - o.warmup_steps) / max(1, steps - o.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, resume: Path | None):
+        self.cfg = cfg
+        self.rank, self.world, local = setup_distributed()
+        self.device = pick_device(cfg.run.device, local)
+        self.run_dir = Path(cfg.run.out_dir) / cfg.run.name
+        torch.manual_seed(cfg.run.seed)
+        model = build_model(cfg.model).to(self.device)
+        self.loader, self.sampler, self.samples = build_train_loader(cfg, self.rank, self.world)
+        self.steps_per_epoch = len(self.loader)
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"{cfg.data.root}/{cfg.data.train_subset}: fewer samples than one batch")
+        total = cfg.optim.epochs * self.steps_per_epoch
+        self.total_steps = min(total, cfg.run.max_steps) if cfg.run.max_steps else total
+        self.optimizer, self.scheduler = build_optimizer(model, cfg, self.total_steps)
+        self.model = (
+            torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+            if self.world > 1
+            else model
+        )
+        self.criterion = SetCriterion(cfg.model.num_classes)
+        self.step, self.best = 0, -1.0
+        if resume is not None:
+            self._resume(resume)
+        if self.rank == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.run_dir / "config.yaml")
+            self.log = TrainingLog(self.run_dir, self.step)
+
+    def _resume(self, path: Path) -> None:
+        state = load_training_state(path)
+        saved = state["config"]["model"]
+        if saved != self.cfg.model.to_dict():
+            diff = [k for k in saved if saved[k] != self.cfg.model.to_dict().get(k)]
+            raise ValueError(f"{path}: model config differs from the run's in {diff}")
+        unwrap(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.best = int(state["step"]), float(state["best"])
+
+    def _state(self) -> dict:
+        return {
+            "model": unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "best": self.best,
+            "config": self.cfg.to_dict(),
+        }
+
+    def checkpoint(self) -> None:
+        if self.rank == 0:
+            save_training_state(self.run_dir / "last.pt", self._state())
+
+    def evaluate(self) -> None:
+        if self.rank != 0:
+            return
+        d, r = self.cfg.data, self.cfg.run
+        metrics = validate(self.model, NocsSubset(d.root, d.val_subset), self.device, self.cfg.multi_frame,
+                           d.val_every_nth, r.score_threshold)  # fmt: skip
+        summary = {k: v["mean"] for k, v in metrics.summary().items()}
+        self.log.write(self.step, "val", summary)
+        score = summary[r.best_metric]
+        best = 100 * max(self.best, score, 0.0)
+        tqdm.write(f"step {self.step}: validation {r.best_metric} {100 * score:.1f} (best {best:.1f})")
+        if score > self.best:
+            self.best = score
+            save_model(
+                unwrap(self.model), self.run_dir / "best", meta={"step": self.step, r.best_metric: score}
+            )
+
+    def check_replicas(self) -> None:
+        """Under DDP, all processes must end with the same parameters; print and compare checksums."""
+        if self.world == 1:
+            return
+        flat = torch.cat([p.detach().double().flatten().cpu() for p in unwrap(self.model).parameters()])
+        mine = torch.tensor(
+            [flat.sum().item(), (flat * torch.arange(len(flat), dtype=torch.float64)).sum().item()]
+        )
+        every = [torch.zeros(2, dtype=torch.float64) for _ in range(self.world)]
+        dist.all_gather(every, mine.double())
+        line = f"rank {self.rank} parameter checksum {mine[0].item():.12e} {mine[1].item():.12e}\n"
+        sys.stdout.write(line)  # one write: lines of several processes do not interleave
+        sys.stdout.flush()
+        if any(not torch.equal(e, every[0]) for e in every):
+            raise RuntimeError(f"processes disagree on the parameters: {[e.tolist() for e in every]}")
+
+    def fit(self) -> None:
+        o, r = self.cfg.optim, self.cfg.run
+        bar = tqdm(
+            total=self.total_steps, initial=self.step, disable=self.rank != 0, desc=r.name, unit="step"
+        )
+        self.model.train()
+        while self.step < self.total_steps:
+            epoch, start = divmod(self.step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch, start * self.loader.batch_size)
+            self.samples.epoch = epoch
+            for batch in self.loader:
+                losses = train_step(self.model, self.criterion, batch, self.device, o.amp)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scheduler.step()
+                self.step += 1
+                bar.update(1)
+                if self.rank == 0 and (self.step % r.log_every == 0 or self.step == self.total_steps):
+                    self.log.write(self.step, "train", {**losses, "lr": self.scheduler.get_last_lr()[0]})
+                    bar.set_postfix(loss=f"{losses['total']:.3f}")
+                if self.step % r.checkpoint_every == 0 or self.step == self.total_steps:
+                    self.checkpoint()
+                if self.step == self.total_steps:
+                    break
+            epoch_done = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
+            if epoch_done and r.eval_every_epochs and (epoch + 1) % r.eval_every_epochs == 0:
+                self.evaluate()
+                self.checkpoint()  # keeps "best" in the resumable state
+        bar.close()
+        self.check_replicas()
+        if self.rank == 0:
+            save_model(unwrap(self.model), self.run_dir / "final", meta={"step": self.step})
+            self.log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--config", required=True, type=Path, help="experiment YAML")
+    p.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="override config values")
+    p.add_argument("--resume", nargs="?", const="auto", help="continue from last.pt (or a given checkpoint)")
+    args = p.parse_args(argv)
+    cfg = load_config(args.config, args.set)
+    resume = None
+    if args.resume:
+        resume = (
+            Path(cfg.run.out_dir) / cfg.run.name / "last.pt" if args.resume == "auto" else Path(args.resume)
+        )
+    trainer = Trainer(cfg, resume)
+    trainer.fit()
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
