@@ -131,3 +131,30 @@ def test_predictions_without_any_ground_truth_are_harmless_elsewhere():
 def test_unknown_iou_mode_is_refused():
     with pytest.raises(ValueError, match="iou_mode"):
         evaluate([], iou_mode="approximate")
+
+
+def test_jitter_ignores_a_constant_bias_and_measures_a_wobble():
+    from seqpose_core.evaluation.jitter import pose_jitter
+
+    def frame(i, offset):
+        gt_t = [0.01 * i, 0, 1.0]  # the object drifts 1 cm per frame in the camera
+        return image(
+            [("camera", TILT, gt_t)], [("camera", TILT, [gt_t[0] + offset, 0, 1.0], 0.9)], name=f"s/{i}"
+        )
+
+    steady = [frame(i, 0.02) for i in range(5)]  # always 2 cm off: no jitter
+    assert pose_jitter(steady)["translation_cm"] == pytest.approx(0.0, abs=1e-9)
+    wobble = [frame(i, 0.02 * (-1) ** i) for i in range(5)]  # +2, -2, +2 cm: 4 cm per frame
+    j = pose_jitter(wobble)
+    assert j["translation_cm"] == pytest.approx(4.0) and j["pairs"] == 4
+    assert j["rotation_deg"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mean_size_baseline_predicts_every_class_ahead(synth_root):
+    from seqpose_core.data.nocs_dataset import NocsSubset
+    from seqpose_core.evaluation.baselines import MeanSizeBaseline
+
+    base = MeanSizeBaseline.fit(NocsSubset(synth_root, "real_train"))
+    out = base.step(np.zeros((4, 4, 3), np.uint8), np.eye(3), 0.0)
+    assert {e.class_id for e in out} == set(base.class_sizes)
+    assert all(e.translation[0] == 0 and 0.3 < e.translation[2] < 2.0 for e in out)
