@@ -33,6 +33,7 @@ setup(
         "console_scripts": [
             "seqpose-eval = seqpose_core.evaluation.cli:main",
             "seqpose-synth = seqpose_core.synth.cli:main",
+            "seqpose_node = seqpose_ros.node:main",
         ]
     },
 )

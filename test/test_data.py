@@ -140,8 +140,10 @@ def test_camera_layout_with_three_channel_depth(synth_root, tmp_path):
         camera_entries.append(type(e)(e.instance_id, e.class_id, model))
         if e.class_id:
             (tmp_path / "obj_models" / "val" / model).mkdir(parents=True)
-            shutil.copy(synth_root / "obj_models" / "real_train" / f"{e.model}.obj",
-                        tmp_path / "obj_models" / "val" / model / "model.obj")  # fmt: skip
+            shutil.copy(
+                synth_root / "obj_models" / "real_train" / f"{e.model}.obj",
+                tmp_path / "obj_models" / "val" / model / "model.obj",
+            )
     write_meta(dst / "0000_meta.txt", camera_entries)
     assert (dst / "0000_meta.txt").read_text().split("\n")[0].count(" ") == 3
     np.testing.assert_array_equal(read_depth(dst / "0000_depth.png"), read_depth(src / "0000_depth.png"))

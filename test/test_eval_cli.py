@@ -15,8 +15,17 @@ from seqpose_core.evaluation.simulate import simulate_results
 
 
 def as_dict(r):
-    keys = ("gt_class_ids", "gt_RTs", "gt_scales", "gt_handle_visibility", "pred_class_ids",
-            "pred_scores", "pred_RTs", "pred_scales", "pred_bboxes")  # fmt: skip
+    keys = (
+        "gt_class_ids",
+        "gt_RTs",
+        "gt_scales",
+        "gt_handle_visibility",
+        "pred_class_ids",
+        "pred_scores",
+        "pred_RTs",
+        "pred_scales",
+        "pred_bboxes",
+    )
     return {"image_path": r.image_path, **{k: getattr(r, k) for k in keys}}
 
 

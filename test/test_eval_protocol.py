@@ -37,8 +37,10 @@ def metric(results, name, cls="mean", mode="legacy"):
 
 @pytest.mark.parametrize("mode", ["legacy", "exact"])
 def test_perfect_predictions_score_one(mode):
-    results = [image([(c, TILT, [0.1 * k, 0, 1.0])], [(c, TILT, [0.1 * k, 0, 1.0], 0.9)], name=c) for k, c in
-               enumerate(["bottle", "bowl", "camera", "can", "laptop", "mug"])]  # fmt: skip
+    results = [
+        image([(c, TILT, [0.1 * k, 0, 1.0])], [(c, TILT, [0.1 * k, 0, 1.0], 0.9)], name=c)
+        for k, c in enumerate(["bottle", "bowl", "camera", "can", "laptop", "mug"])
+    ]
     summary = evaluate(results, iou_mode=mode).summary()
     for name in ("IoU25", "IoU50", "IoU75", "5deg2cm", "10deg10cm"):
         assert summary[name]["mean"] == pytest.approx(1.0), name

@@ -78,3 +78,17 @@ def test_mug_symmetry_follows_handle_visibility():
     assert is_symmetric(class_id("can"), handle_visible=True)
     with pytest.raises(ValueError, match="unknown NOCS class 'cup'"):
         class_id("cup")
+
+
+def test_quaternion_round_trip_in_ros_order():
+    from seqpose_core.geometry import matrix_to_quaternion, quaternion_to_matrix
+
+    rot = random_rotations(200, 7)
+    rot[0] = np.diag([1.0, -1.0, -1.0])  # 180 degrees about x: the trace < 0 branch
+    for r in rot:
+        q = matrix_to_quaternion(r)
+        assert q[3] >= 0 and np.linalg.norm(q) == pytest.approx(1.0)
+        np.testing.assert_allclose(quaternion_to_matrix(q), r, atol=1e-10)
+    np.testing.assert_allclose(
+        matrix_to_quaternion(rotation_about_y(np.pi / 2)), [0, np.sqrt(0.5), 0, np.sqrt(0.5)]
+    )

@@ -38,10 +38,22 @@ def test_package_xml_declares_what_the_code_uses():
     assert root.get("format") == "3"
     declared = {e.text for e in root if e.tag.endswith("depend")}
     needed = {
-        "rclpy", "sensor_msgs", "vision_msgs", "tf2_ros", "tf2_msgs", "visualization_msgs",
-        "geometry_msgs", "std_msgs", "std_srvs", "diagnostic_msgs", "lifecycle_msgs",
-        "rosidl_default_generators", "rosidl_default_runtime", "python3-torch", "python3-numpy",
-    }  # fmt: skip
+        "rclpy",
+        "sensor_msgs",
+        "vision_msgs",
+        "tf2_ros",
+        "tf2_msgs",
+        "visualization_msgs",
+        "geometry_msgs",
+        "std_msgs",
+        "std_srvs",
+        "diagnostic_msgs",
+        "lifecycle_msgs",
+        "rosidl_default_generators",
+        "rosidl_default_runtime",
+        "python3-torch",
+        "python3-numpy",
+    }
     assert needed <= declared, f"package.xml lacks {sorted(needed - declared)}"
 
 

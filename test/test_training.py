@@ -46,8 +46,12 @@ def step_of(path):
 def test_killed_run_resumes_to_the_same_parameters(synth_root, tmp_path):
     assert main(overrides(synth_root, tmp_path / "straight")) == 0
     args = overrides(synth_root, tmp_path / "killed", **{"run.checkpoint_every": 1})
-    proc = subprocess.Popen([sys.executable, "-m", "training.train", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training.train", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     last = tmp_path / "killed" / "synthetic" / "last.pt"
     deadline = time.monotonic() + 240
     while step_of(last) < 2 and proc.poll() is None and time.monotonic() < deadline:

@@ -25,8 +25,12 @@ def random_depth_anything(seed=1):
 def official_depth_anything(da):
     """The official depth_anything_v2_*.pth layout of a transformers DepthAnything model."""
     sd = da.state_dict()
-    out = {"pretrained." + k: v for k, v in dinov2_to_official(
-        {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}).items()}  # fmt: skip
+    out = {
+        "pretrained." + k: v
+        for k, v in dinov2_to_official(
+            {k[len("backbone.") :]: v for k, v in sd.items() if k.startswith("backbone.")}
+        ).items()
+    }
     refinenet = {0: 4, 1: 3, 2: 2, 3: 1}
     for k, v in sd.items():
         parts = k.split(".")

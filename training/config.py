@@ -64,8 +64,12 @@ class TrainConfig:
         return self.data.clip_length > 1
 
     def to_dict(self) -> dict:
-        return {"model": self.model.to_dict(), "data": asdict(self.data), "optim": asdict(self.optim),
-                "run": asdict(self.run)}  # fmt: skip
+        return {
+            "model": self.model.to_dict(),
+            "data": asdict(self.data),
+            "optim": asdict(self.optim),
+            "run": asdict(self.run),
+        }
 
 
 def _section(cls: type, values: dict | None, where: str) -> object:

@@ -55,8 +55,11 @@ def table(rows: list[dict], mode: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.synthetic_benchmark", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m training.synthetic_benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--data", type=Path, default=Path("data/synth"))
     p.add_argument("--model", type=Path, required=True, help="trained checkpoint (.safetensors)")
     p.add_argument("--out", type=Path, default=Path("reports/synthetic_benchmark"))

@@ -126,8 +126,14 @@ class Trainer:
         if self.rank != 0:
             return
         d, r = self.cfg.data, self.cfg.run
-        metrics = validate(self.model, NocsSubset(d.root, d.val_subset), self.device, self.cfg.multi_frame,
-                           d.val_every_nth, r.score_threshold)  # fmt: skip
+        metrics = validate(
+            self.model,
+            NocsSubset(d.root, d.val_subset),
+            self.device,
+            self.cfg.multi_frame,
+            d.val_every_nth,
+            r.score_threshold,
+        )
         summary = {k: v["mean"] for k, v in metrics.summary().items()}
         self.log.write(self.step, "val", summary)
         score = summary[r.best_metric]
@@ -192,8 +198,11 @@ class Trainer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", required=True, type=Path, help="experiment YAML")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE", help="override config values")
     p.add_argument("--resume", nargs="?", const="auto", help="continue from last.pt (or a given checkpoint)")

@@ -7,15 +7,39 @@ from dataclasses import asdict, dataclass, field, fields
 # DINOv2 sizes and DepthAnythingV2's DPT decoder widths per encoder (DESIGN.md section 2).
 # "tiny" is ours: a small random-weight encoder for tests and CPU training.
 ENCODERS: dict[str, dict] = {
-    "tiny": {"hidden": 96, "layers": 4, "heads": 3, "out_layers": [0, 1, 2, 3], "features": 32,
-             "out_channels": [24, 48, 96, 96]},
-    "vits": {"hidden": 384, "layers": 12, "heads": 6, "out_layers": [2, 5, 8, 11], "features": 64,
-             "out_channels": [48, 96, 192, 384]},
-    "vitb": {"hidden": 768, "layers": 12, "heads": 12, "out_layers": [2, 5, 8, 11], "features": 128,
-             "out_channels": [96, 192, 384, 768]},
-    "vitl": {"hidden": 1024, "layers": 24, "heads": 16, "out_layers": [4, 11, 17, 23], "features": 256,
-             "out_channels": [256, 512, 1024, 1024]},
-}  # fmt: skip
+    "tiny": {
+        "hidden": 96,
+        "layers": 4,
+        "heads": 3,
+        "out_layers": [0, 1, 2, 3],
+        "features": 32,
+        "out_channels": [24, 48, 96, 96],
+    },
+    "vits": {
+        "hidden": 384,
+        "layers": 12,
+        "heads": 6,
+        "out_layers": [2, 5, 8, 11],
+        "features": 64,
+        "out_channels": [48, 96, 192, 384],
+    },
+    "vitb": {
+        "hidden": 768,
+        "layers": 12,
+        "heads": 12,
+        "out_layers": [2, 5, 8, 11],
+        "features": 128,
+        "out_channels": [96, 192, 384, 768],
+    },
+    "vitl": {
+        "hidden": 1024,
+        "layers": 24,
+        "heads": 16,
+        "out_layers": [4, 11, 17, 23],
+        "features": 256,
+        "out_channels": [256, 512, 1024, 1024],
+    },
+}
 
 
 @dataclass
@@ -75,7 +99,16 @@ class ModelConfig:
 
 def tiny_config(**overrides: object) -> ModelConfig:
     """A small network for tests and CPU training (random encoder, trained end to end)."""
-    base = dict(encoder="tiny", d_model=64, num_queries=60, num_layers=3, num_heads=4, num_points=2,
-                ffn_dim=128, memory_topk=8, freeze_encoder=False)  # fmt: skip
+    base = dict(
+        encoder="tiny",
+        d_model=64,
+        num_queries=60,
+        num_layers=3,
+        num_heads=4,
+        num_points=2,
+        ffn_dim=128,
+        memory_topk=8,
+        freeze_encoder=False,
+    )
     base.update(overrides)
     return ModelConfig(**base)

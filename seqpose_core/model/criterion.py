@@ -14,8 +14,15 @@ from torch import nn
 
 from seqpose_core.model.matcher import HungarianMatcher, rotation_distance, symmetric_mask
 
-DEFAULT_WEIGHTS = {"class": 1.0, "translation": 1.0, "rotation": 10.0, "size": 1.0,
-                   "depth": 1.0, "normal": 1.0, "seg": 1.0}  # fmt: skip
+DEFAULT_WEIGHTS = {
+    "class": 1.0,
+    "translation": 1.0,
+    "rotation": 10.0,
+    "size": 1.0,
+    "depth": 1.0,
+    "normal": 1.0,
+    "seg": 1.0,
+}
 
 
 def sigmoid_focal_loss(
@@ -29,8 +36,12 @@ def sigmoid_focal_loss(
 
 
 class SetCriterion(nn.Module):
-    def __init__(self, num_classes: int, weights: dict[str, float] | None = None,
-                 matcher: HungarianMatcher | None = None):  # fmt: skip
+    def __init__(
+        self,
+        num_classes: int,
+        weights: dict[str, float] | None = None,
+        matcher: HungarianMatcher | None = None,
+    ):
         super().__init__()
         self.num_classes = num_classes
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}

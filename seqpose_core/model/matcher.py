@@ -35,8 +35,15 @@ def rotation_distance(pred: torch.Tensor, gt: torch.Tensor, symmetric: torch.Ten
 
 
 class HungarianMatcher(nn.Module):
-    def __init__(self, w_class: float = 1.0, w_translation: float = 1.0, w_rotation: float = 10.0,
-                 w_size: float = 1.0, alpha: float = 0.25, gamma: float = 2.0):  # fmt: skip
+    def __init__(
+        self,
+        w_class: float = 1.0,
+        w_translation: float = 1.0,
+        w_rotation: float = 10.0,
+        w_size: float = 1.0,
+        alpha: float = 0.25,
+        gamma: float = 2.0,
+    ):
         super().__init__()
         self.w = (w_class, w_translation, w_rotation, w_size)
         self.alpha, self.gamma = alpha, gamma

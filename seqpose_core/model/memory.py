@@ -57,8 +57,14 @@ class TemporalMemory:
         self.next_id += count
         return ids
 
-    def push(self, embed: torch.Tensor, anchors: torch.Tensor, scores: torch.Tensor, track_ids: torch.Tensor,
-             stamp: torch.Tensor) -> None:  # fmt: skip
+    def push(
+        self,
+        embed: torch.Tensor,
+        anchors: torch.Tensor,
+        scores: torch.Tensor,
+        track_ids: torch.Tensor,
+        stamp: torch.Tensor,
+    ) -> None:
         """Keep the top-K queries of a frame by score.
 
         embed (B, Q, D), anchors (B, Q, 3), scores (B, Q), track_ids (B, Q) (0 = not yet

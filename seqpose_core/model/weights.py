@@ -41,11 +41,17 @@ _DPT_RULES = [
     (r"^depth_head\.projects\.(\d)\.(weight|bias)$", r"reassemble_stage.layers.\1.projection.\2"),
     (r"^depth_head\.resize_layers\.(\d)\.(weight|bias)$", r"reassemble_stage.layers.\1.resize.\2"),
     (r"^depth_head\.scratch\.layer(\d)_rn\.weight$", lambda m: f"convs.{int(m[1]) - 1}.weight"),
-    (r"^depth_head\.scratch\.refinenet(\d)\.out_conv\.(weight|bias)$",
-     lambda m: f"fusion_stage.layers.{_REFINENET[int(m[1])]}.projection.{m[2]}"),
-    (r"^depth_head\.scratch\.refinenet(\d)\.resConfUnit([12])\.conv([12])\.(weight|bias)$",
-     lambda m: f"fusion_stage.layers.{_REFINENET[int(m[1])]}.residual_layer{m[2]}.convolution{m[3]}.{m[4]}"),
-]  # fmt: skip
+    (
+        r"^depth_head\.scratch\.refinenet(\d)\.out_conv\.(weight|bias)$",
+        lambda m: f"fusion_stage.layers.{_REFINENET[int(m[1])]}.projection.{m[2]}",
+    ),
+    (
+        r"^depth_head\.scratch\.refinenet(\d)\.resConfUnit([12])\.conv([12])\.(weight|bias)$",
+        lambda m: (
+            f"fusion_stage.layers.{_REFINENET[int(m[1])]}.residual_layer{m[2]}.convolution{m[3]}.{m[4]}"
+        ),
+    ),
+]
 _DPT_SKIP = re.compile(r"^depth_head\.scratch\.output_conv")
 
 
@@ -144,16 +150,21 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], where: str, wh
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]  # fmt: skip
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or unexpected or shapes:
         detail = "; ".join(
-            s for s in (
+            s
+            for s in (
                 f"missing {missing[:5]}{' ...' if len(missing) > 5 else ''}" if missing else "",
                 f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}" if unexpected else "",
                 f"shape mismatch {shapes[:3]}" if shapes else "",
-            ) if s
-        )  # fmt: skip
+            )
+            if s
+        )
         raise WeightsError(f"{where}: does not fit the configured {what} ({detail})")
     module.load_state_dict(state)
 

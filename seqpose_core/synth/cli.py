@@ -28,8 +28,16 @@ def contact_sheet(root: str | Path, out: str | Path, per_scene: int = 3, columns
                 for i in range(len(o)):
                     name = CLASS_NAMES[o.class_ids[i]]
                     draw_box(img, frame.k, o.rotations[i], o.translations[i], o.sizes[i], GT_COLOUR, name)
-                cv2.putText(img, f"{subset}/{frame.scene}/{frame.index:04d}", (6, 16),
-                            cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+                cv2.putText(
+                    img,
+                    f"{subset}/{frame.scene}/{frame.index:04d}",
+                    (6, 16),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45,
+                    (255, 255, 255),
+                    1,
+                    cv2.LINE_AA,
+                )
                 images.append(img)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     counts = generate(args.out, cfg)
     seconds = time.perf_counter() - start
     total = sum(counts.values())
-    print(f"wrote {counts['train']} train and {counts['test']} held-out test frames to {args.out} "
-          f"in {seconds:.1f} s ({total / seconds:.2f} frames/s)")  # fmt: skip
+    print(
+        f"wrote {counts['train']} train and {counts['test']} held-out test frames to {args.out} "
+        f"in {seconds:.1f} s ({total / seconds:.2f} frames/s)"
+    )
     if args.contact_sheet:
         print(f"contact sheet: {contact_sheet(args.out, args.contact_sheet)}")
     return 0

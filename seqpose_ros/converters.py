@@ -1,0 +1,253 @@
+"""Pure, typed conversions between ROS messages and seqpose_core's numpy world.
+
+No node, no graph: every function here is tested on plain messages. Errors raise
+``ConversionError`` with a message that names the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point, Pose, PoseWithCovariance, Quaternion, TransformStamped, Vector3
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import ColorRGBA, Header
+from tf2_msgs.msg import TFMessage
+from vision_msgs.msg import (
+    BoundingBox3D,
+    Detection3D,
+    Detection3DArray,
+    ObjectHypothesis,
+    ObjectHypothesisWithPose,
+)
+from visualization_msgs.msg import Marker, MarkerArray
+
+from seqpose_core.geometry import BOX_EDGES, box_corners, matrix_to_quaternion, transform_points
+from seqpose_core.predictor import UNTRACKED, PoseEstimate
+
+# encoding -> (channels, channel order to RGB or None for grey)
+ENCODINGS = {
+    "rgb8": (3, [0, 1, 2]),
+    "bgr8": (3, [2, 1, 0]),
+    "rgba8": (4, [0, 1, 2]),
+    "bgra8": (4, [2, 1, 0]),
+    "mono8": (1, None),
+}
+CLASS_COLOURS = {
+    "bottle": (0.9, 0.3, 0.2),
+    "bowl": (0.2, 0.6, 0.9),
+    "camera": (0.9, 0.8, 0.1),
+    "can": (0.6, 0.3, 0.9),
+    "laptop": (0.2, 0.8, 0.4),
+    "mug": (0.95, 0.5, 0.8),
+}
+
+
+class ConversionError(ValueError):
+    """A message that cannot be converted; the message says which field and why."""
+
+
+def stamp_seconds(header: Header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) -> RGB uint8 (H, W, 3), a copy."""
+    if msg.encoding not in ENCODINGS:
+        raise ConversionError(
+            f"image encoding {msg.encoding!r} is not supported (use one of {sorted(ENCODINGS)})"
+        )
+    channels, order = ENCODINGS[msg.encoding]
+    h, w, step = msg.height, msg.width, msg.step
+    if h == 0 or w == 0:
+        raise ConversionError(f"image is empty ({w} x {h})")
+    if step < w * channels:
+        raise ConversionError(f"image step {step} is smaller than width {w} x {channels} bytes")
+    if len(msg.data) < step * h:
+        raise ConversionError(
+            f"image data has {len(msg.data)} bytes, step {step} x height {h} needs {step * h}"
+        )
+    rows = np.frombuffer(bytes(msg.data[: step * h]), np.uint8).reshape(h, step)
+    pixels = rows[:, : w * channels].reshape(h, w, channels)
+    if order is None:
+        return np.repeat(pixels, 3, axis=2)
+    return np.ascontiguousarray(pixels[..., order])
+
+
+def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Image:
+    """RGB uint8 (H, W, 3) -> sensor_msgs/Image in ``encoding`` (for players and tests)."""
+    channels, order = ENCODINGS[encoding]
+    if order is None:
+        pixels = rgb.mean(axis=2, keepdims=True).round().astype(np.uint8)
+    else:
+        pixels = np.zeros((*rgb.shape[:2], channels), np.uint8)
+        pixels[..., order] = rgb
+        if channels == 4:
+            pixels[..., 3] = 255
+    h, w = rgb.shape[:2]
+    return Image(
+        header=header,
+        height=h,
+        width=w,
+        encoding=encoding,
+        is_bigendian=0,
+        step=w * channels,
+        data=pixels.tobytes(),
+    )
+
+
+def camera_info_to_k(msg: CameraInfo) -> np.ndarray:
+    """sensor_msgs/CameraInfo -> K (3, 3); rejects zero or non-finite intrinsics."""
+    k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
+    if not np.all(np.isfinite(k)):
+        raise ConversionError("camera_info K has non-finite entries")
+    if k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise ConversionError(f"camera_info K has fx = {k[0, 0]}, fy = {k[1, 1]}; both must be > 0")
+    return k
+
+
+def k_to_camera_info(k: np.ndarray, header: Header, width: int, height: int) -> CameraInfo:
+    p = np.zeros((3, 4))
+    p[:, :3] = k
+    return CameraInfo(
+        header=header,
+        width=width,
+        height=height,
+        distortion_model="plumb_bob",
+        d=[0.0] * 5,
+        k=k.flatten().tolist(),
+        r=np.eye(3).flatten().tolist(),
+        p=p.flatten().tolist(),
+    )
+
+
+def pose_msg(rot: np.ndarray, t: np.ndarray) -> Pose:
+    q = matrix_to_quaternion(rot)
+    return Pose(
+        position=Point(x=float(t[0]), y=float(t[1]), z=float(t[2])),
+        orientation=Quaternion(x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])),
+    )
+
+
+def object_name(e: PoseEstimate, index: int) -> str:
+    """Stable name of a detection: class and track id (or the index in this frame when untracked)."""
+    return f"{e.class_name}_{e.track_id}" if e.track_id != UNTRACKED else f"{e.class_name}_n{index}"
+
+
+def to_detections(estimates: list[PoseEstimate], header: Header) -> Detection3DArray:
+    """bbox.center = object pose in the image's frame, bbox.size = metric extents, results[0] = class."""
+    out = Detection3DArray(header=header)
+    for i, e in enumerate(estimates):
+        pose = pose_msg(e.rotation, e.translation)
+        hyp = ObjectHypothesisWithPose(
+            hypothesis=ObjectHypothesis(class_id=e.class_name, score=e.score),
+            pose=PoseWithCovariance(pose=pose),
+        )
+        size = Vector3(x=float(e.size[0]), y=float(e.size[1]), z=float(e.size[2]))
+        out.detections.append(
+            Detection3D(
+                header=header, results=[hyp], bbox=BoundingBox3D(center=pose, size=size), id=object_name(e, i)
+            )
+        )
+    return out
+
+
+def to_transforms(estimates: list[PoseEstimate], header: Header, prefix: str) -> TFMessage:
+    """One transform per detection: parent = the image's frame, child = prefix + class + track id."""
+    out = TFMessage()
+    for i, e in enumerate(estimates):
+        pose = pose_msg(e.rotation, e.translation)
+        t = TransformStamped(header=header, child_frame_id=f"{prefix}{object_name(e, i)}")
+        t.transform.translation = Vector3(x=pose.position.x, y=pose.position.y, z=pose.position.z)
+        t.transform.rotation = pose.orientation
+        out.transforms.append(t)
+    return out
+
+
+def _colour(name: str, alpha: float = 1.0) -> ColorRGBA:
+    r, g, b = CLASS_COLOURS.get(name, (1.0, 1.0, 1.0))
+    return ColorRGBA(r=r, g=g, b=b, a=alpha)
+
+
+def to_markers(estimates: list[PoseEstimate], header: Header, lifetime: float = 0.5) -> MarkerArray:
+    """RViz: a DELETEALL, then per detection the box edges, its axes and a text label."""
+    life = Duration(sec=int(lifetime), nanosec=int((lifetime % 1) * 1e9))
+    out = MarkerArray(markers=[Marker(header=header, action=Marker.DELETEALL)])
+    for i, e in enumerate(estimates):
+        name = object_name(e, i)
+        corners = transform_points(e.rotation, e.translation, box_corners(e.size))
+        box = Marker(
+            header=header,
+            ns="boxes",
+            id=i,
+            type=Marker.LINE_LIST,
+            action=Marker.ADD,
+            lifetime=life,
+            color=_colour(e.class_name),
+            scale=Vector3(x=0.004),
+        )
+        box.pose.orientation.w = 1.0
+        box.points = [
+            Point(x=float(c[0]), y=float(c[1]), z=float(c[2])) for a, b in BOX_EDGES for c in corners[[a, b]]
+        ]
+        axes = Marker(
+            header=header,
+            ns="axes",
+            id=i,
+            type=Marker.LINE_LIST,
+            action=Marker.ADD,
+            lifetime=life,
+            scale=Vector3(x=0.003),
+        )
+        axes.pose.orientation.w = 1.0
+        ends = transform_points(e.rotation, e.translation, np.vstack([np.zeros(3), 0.5 * np.diag(e.size)]))
+        for k, rgb in enumerate(((1.0, 0, 0), (0, 1.0, 0), (0, 0, 1.0))):
+            axes.points += [
+                Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in (ends[0], ends[k + 1])
+            ]
+            axes.colors += [ColorRGBA(r=rgb[0], g=rgb[1], b=rgb[2], a=1.0)] * 2
+        top = e.translation - e.rotation[:, 1] * (
+            0.5 * e.size[1] + 0.02
+        )  # above the object (optical y is down)
+        text = Marker(
+            header=header,
+            ns="labels",
+            id=i,
+            type=Marker.TEXT_VIEW_FACING,
+            action=Marker.ADD,
+            lifetime=life,
+            color=_colour(e.class_name),
+            scale=Vector3(z=0.03),
+            text=f"{name} {e.score:.2f}",
+        )
+        text.pose.position = Point(x=float(top[0]), y=float(top[1]), z=float(top[2]))
+        text.pose.orientation.w = 1.0
+        out.markers += [box, axes, text]
+    return out
+
+
+def detections_to_estimates(
+    msg: Detection3DArray,
+) -> list[tuple[str, float, np.ndarray, np.ndarray, np.ndarray, str]]:
+    """Detection3DArray -> [(class, score, R, t, size, id)] (for recording and comparing outputs)."""
+    from seqpose_core.geometry import quaternion_to_matrix
+
+    out = []
+    for d in msg.detections:
+        p, s = d.bbox.center, d.bbox.size
+        q = [p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w]
+        if not all(math.isfinite(v) for v in q):
+            raise ConversionError(f"detection {d.id!r} has a non-finite orientation")
+        hyp = d.results[0].hypothesis if d.results else ObjectHypothesis()
+        out.append(
+            (
+                hyp.class_id,
+                hyp.score,
+                quaternion_to_matrix(np.array(q)),
+                np.array([p.position.x, p.position.y, p.position.z]),
+                np.array([s.x, s.y, s.z]),
+                d.id,
+            )
+        )
+    return out

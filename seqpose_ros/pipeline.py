@@ -1,0 +1,111 @@
+"""The node's per-frame logic, free of ROS plumbing: pair an image with its camera info,
+guard the stream (out-of-order stamps, frame changes), run the Predictor, keep counters.
+
+The node feeds it converted messages from its callbacks and publishes what it returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from seqpose_core.predictor import PoseEstimate, Predictor
+
+
+class Rejected(ValueError):
+    """An input that is dropped with a reason (counted, logged, the node keeps running)."""
+
+
+@dataclass
+class Counters:
+    processed: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    resets: int = 0
+    last_reject: str = ""
+    latencies: list[float] = field(default_factory=list)  # seconds, since the last diagnostics
+    processed_since: int = 0
+
+
+@dataclass
+class FrameResult:
+    estimates: list[PoseEstimate]
+    inference_time: float
+    reset_reason: str
+
+
+class StreamGuard:
+    """Pairs images with camera infos and keeps one camera stream's memory consistent."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        info_tolerance: float = 0.05,
+        jump_back_reset: float = 0.5,
+        max_infos: int = 50,
+    ):
+        self.predictor = predictor
+        self.info_tolerance, self.jump_back_reset = info_tolerance, jump_back_reset
+        self.infos: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self.max_infos = max_infos
+        self.last_stamp: float | None = None
+        self.frame_id: str | None = None
+        self.counters = Counters()
+
+    def add_camera_info(self, frame_id: str, stamp: float, k: np.ndarray) -> None:
+        self.infos[(frame_id, stamp)] = k
+        while len(self.infos) > self.max_infos:
+            self.infos.popitem(last=False)
+
+    def camera_matrix(self, frame_id: str, stamp: float) -> np.ndarray:
+        """The camera info of this frame: same frame id, nearest stamp within the tolerance."""
+        best = min(
+            ((abs(s - stamp), k) for (f, s), k in self.infos.items() if f == frame_id),
+            default=None,
+            key=lambda x: x[0],
+        )
+        if best is None or best[0] > self.info_tolerance:
+            raise Rejected(
+                f"no camera_info for frame {frame_id!r} within {self.info_tolerance} s of {stamp:.3f}"
+            )
+        return best[1]
+
+    def reset(self, reason: str) -> None:
+        self.predictor.reset(reason)
+        self.last_stamp = None
+        self.counters.resets += 1
+
+    def _guard_stream(self, frame_id: str, stamp: float) -> str:
+        reason = ""
+        if self.frame_id is not None and frame_id != self.frame_id:
+            reason = f"frame id changed from {self.frame_id!r} to {frame_id!r}"
+            self.reset(reason)
+        elif self.last_stamp is not None and 0 <= self.last_stamp - stamp <= self.jump_back_reset:
+            raise Rejected(f"out-of-order stamp {stamp:.3f} s after {self.last_stamp:.3f} s")
+        self.frame_id = frame_id
+        return reason
+
+    def process(self, rgb: np.ndarray, frame_id: str, stamp: float) -> FrameResult:
+        """Run one frame; raises Rejected (counted) for inputs that cannot be used."""
+        try:
+            k = self.camera_matrix(frame_id, stamp)
+            reason = self._guard_stream(frame_id, stamp)
+            start = time.perf_counter()
+            estimates = self.predictor.step(rgb, k, stamp)
+        except (Rejected, ValueError) as exc:
+            self.reject(str(exc))
+            raise Rejected(str(exc)) from exc
+        if self.predictor.last_reset:  # time jumped back beyond the limit, or a gap
+            reason = self.predictor.last_reset
+            self.counters.resets += 1
+        self.last_stamp = stamp
+        self.counters.processed += 1
+        self.counters.processed_since += 1
+        return FrameResult(estimates, time.perf_counter() - start, reason)
+
+    def reject(self, reason: str) -> None:
+        self.counters.rejected += 1
+        self.counters.last_reject = reason

@@ -1,0 +1,121 @@
+"""Message converters, tested on plain messages without a graph."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import Marker
+
+from seqpose_core.geometry import rotation_about_y
+from seqpose_core.predictor import PoseEstimate
+from seqpose_ros.converters import (
+    ConversionError,
+    camera_info_to_k,
+    detections_to_estimates,
+    image_to_rgb,
+    k_to_camera_info,
+    rgb_to_image,
+    to_detections,
+    to_markers,
+    to_transforms,
+)
+
+RGB = np.random.default_rng(0).integers(0, 255, (5, 7, 3), dtype=np.uint8)
+HEADER = Header(frame_id="cam_optical")
+
+
+@pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8"])
+def test_colour_encodings_round_trip(encoding):
+    np.testing.assert_array_equal(image_to_rgb(rgb_to_image(RGB, HEADER, encoding)), RGB)
+
+
+def test_bgr_bytes_are_swapped_and_mono_is_grey():
+    msg = Image(height=1, width=1, encoding="bgr8", step=3, data=bytes([10, 20, 30]))
+    assert image_to_rgb(msg).tolist() == [[[30, 20, 10]]]
+    mono = Image(height=1, width=2, encoding="mono8", step=2, data=bytes([7, 9]))
+    assert image_to_rgb(mono).tolist() == [[[7, 7, 7], [9, 9, 9]]]
+
+
+def test_row_padding_is_skipped():
+    padded = np.zeros((5, 24), np.uint8)
+    padded[:, :21] = RGB.reshape(5, 21)
+    msg = Image(height=5, width=7, encoding="rgb8", step=24, data=padded.tobytes())
+    np.testing.assert_array_equal(image_to_rgb(msg), RGB)
+
+
+@pytest.mark.parametrize(
+    ("msg", "message"),
+    [
+        (
+            Image(height=2, width=2, encoding="16UC1", step=4, data=bytes(8)),
+            "encoding '16UC1' is not supported",
+        ),
+        (Image(height=0, width=0, encoding="rgb8", step=0, data=b""), "image is empty"),
+        (
+            Image(height=2, width=2, encoding="rgb8", step=4, data=bytes(12)),
+            "step 4 is smaller than width 2 x 3",
+        ),
+        (
+            Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(5)),
+            "data has 5 bytes, step 6 x height 2",
+        ),
+    ],
+)
+def test_malformed_images_are_named(msg, message):
+    with pytest.raises(ConversionError, match=message):
+        image_to_rgb(msg)
+
+
+def test_camera_info_round_trip_and_rejections():
+    k = np.array([[500.0, 0, 320], [0, 505.0, 240], [0, 0, 1]])
+    np.testing.assert_array_equal(camera_info_to_k(k_to_camera_info(k, HEADER, 640, 480)), k)
+    with pytest.raises(ConversionError, match=r"fx = 0\.0"):
+        camera_info_to_k(CameraInfo())
+    bad = k_to_camera_info(k, HEADER, 640, 480)
+    bad.k[4] = float("inf")
+    with pytest.raises(ConversionError, match="non-finite"):
+        camera_info_to_k(bad)
+
+
+def estimates():
+    rot = rotation_about_y(0.4) @ np.diag([1.0, -1.0, -1.0])
+    return [
+        PoseEstimate(6, "mug", 0.9, rot, np.array([0.1, -0.02, 0.7]), np.array([0.12, 0.09, 0.08]), 17),
+        PoseEstimate(
+            2, "bowl", 0.6, np.eye(3), np.array([-0.2, 0.05, 0.9]), np.array([0.16, 0.06, 0.16]), -1
+        ),
+    ]
+
+
+def test_detections_carry_pose_size_class_and_id():
+    msg = to_detections(estimates(), HEADER)
+    assert msg.header.frame_id == "cam_optical" and len(msg.detections) == 2
+    back = detections_to_estimates(msg)
+    for (cls, score, rot, t, size, _), e in zip(back, estimates(), strict=True):
+        assert cls == e.class_name and score == pytest.approx(e.score)
+        np.testing.assert_allclose(rot, e.rotation, atol=1e-12)
+        np.testing.assert_allclose(t, e.translation)
+        np.testing.assert_allclose(size, e.size)
+    assert [b[5] for b in back] == ["mug_17", "bowl_n1"]
+    assert msg.detections[0].results[0].pose.pose == msg.detections[0].bbox.center
+
+
+def test_transforms_are_named_from_prefix_class_and_track():
+    tf = to_transforms(estimates(), HEADER, "seqpose/")
+    assert [t.child_frame_id for t in tf.transforms] == ["seqpose/mug_17", "seqpose/bowl_n1"]
+    assert all(t.header.frame_id == "cam_optical" for t in tf.transforms)
+    assert tf.transforms[0].transform.translation.z == pytest.approx(0.7)
+
+
+def test_markers_draw_boxes_axes_and_labels():
+    markers = to_markers(estimates(), HEADER).markers
+    assert markers[0].action == Marker.DELETEALL
+    boxes = [m for m in markers if m.ns == "boxes"]
+    assert len(boxes) == 2 and len(boxes[0].points) == 24  # 12 edges
+    xs = [p.x for p in boxes[0].points]
+    assert min(xs) < 0.1 < max(xs)
+    assert [m.text for m in markers if m.ns == "labels"] == ["mug_17 0.90", "bowl_n1 0.60"]
+    assert len(next(m for m in markers if m.ns == "axes").points) == 6

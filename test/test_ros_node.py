@@ -1,0 +1,203 @@
+"""The seqpose node on a real rclpy graph, in its own process."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+rclpy = pytest.importorskip("rclpy")
+
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from support.rosgraph import CameraRig, header  # noqa: E402
+
+from seqpose_core.checkpoint import load_model, save_model  # noqa: E402
+from seqpose_core.data.nocs_dataset import NocsSubset  # noqa: E402
+from seqpose_core.model.config import tiny_config  # noqa: E402
+from seqpose_core.model.seqpose import SeqPose  # noqa: E402
+from seqpose_core.predictor import Predictor  # noqa: E402
+from seqpose_ros.converters import detections_to_estimates  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+THRESHOLD, MAX_DET = 0.0, 6
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(3)
+    return save_model(SeqPose(tiny_config(input_size=(112, 154))), tmp_path_factory.mktemp("ckpt") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def frames(synth_root):
+    data = NocsSubset(synth_root, "real_test")
+    return [data.load(ref) for ref in data.frames]
+
+
+def start_node(background, checkpoint, **params):
+    args = [
+        sys.executable,
+        "-m",
+        "seqpose_ros.node",
+        "--ros-args",
+        "--params-file",
+        str(ROOT / "config" / "seqpose.yaml"),
+        "-p",
+        f"checkpoint:={checkpoint}",
+        "-p",
+        f"score_threshold:={THRESHOLD}",
+        "-p",
+        f"max_detections:={MAX_DET}",
+        "-p",
+        "qos:=reliable",
+        "-p",
+        "diagnostics_period:=0.5",
+        "-r",
+        "image:=/test/image",
+        "-r",
+        "camera_info:=/test/camera_info",
+    ]
+    for k, v in params.items():
+        args += ["-p", f"{k}:={v}"]
+    return background(args, cwd=str(ROOT))
+
+
+@pytest.fixture
+def rig():
+    r = CameraRig()
+    yield r
+    r.close()
+
+
+def send_and_wait(rig, node, frame, stamp, count, **kw):
+    rig.send(frame.rgb, frame.k, stamp, **kw)
+    rig.wait_for(lambda: len(rig.statuses()) >= count or node.proc.poll() is not None, 60, f"status {count}")
+    assert node.proc.poll() is None, node.output()
+
+
+def test_node_publishes_what_the_predictor_computes(background, checkpoint, frames, rig):
+    node = start_node(background, checkpoint)
+    rig.wait_for_node()
+    stamps = [100.0 + 0.1 * i for i in range(len(frames))]
+    for i, (frame, stamp) in enumerate(zip(frames, stamps, strict=True)):
+        send_and_wait(rig, node, frame, stamp, i + 1)
+    rig.spin(0.3)
+    predictor = Predictor(load_model(checkpoint), "cpu", score_threshold=THRESHOLD, max_detections=MAX_DET)
+    received = {
+        round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 3): m for m in rig.got["/detections"]
+    }
+    assert len(received) == len(frames)
+    for frame, stamp in zip(frames, stamps, strict=True):
+        expected = predictor.step(frame.rgb, frame.k, stamp)
+        got = detections_to_estimates(received[round(stamp, 3)])
+        assert len(got) == len(expected) == MAX_DET
+        for (cls, score, rot, t, size, name), e in zip(got, expected, strict=True):
+            assert cls == e.class_name and name == f"{e.class_name}_{e.track_id}"
+            assert score == pytest.approx(e.score, abs=1e-6)
+            np.testing.assert_allclose(t, e.translation, atol=1e-6)
+            np.testing.assert_allclose(rot, e.rotation, atol=1e-6)
+            np.testing.assert_allclose(size, e.size, atol=1e-6)
+        assert received[round(stamp, 3)].header.frame_id == "cam_optical"
+    last = rig.got["/tf"][-1].transforms
+    assert [t.child_frame_id for t in last] == [f"seqpose/{n}" for *_, n in got]
+    np.testing.assert_allclose(
+        [last[0].transform.translation.x, last[0].transform.translation.y, last[0].transform.translation.z],
+        got[0][3],
+        atol=1e-9,
+    )
+    boxes = [m for m in rig.got["/markers"][-1].markers if m.ns == "boxes"]
+    assert len(boxes) == MAX_DET and all(len(b.points) == 24 for b in boxes)
+    status = rig.statuses()[-1]
+    assert status.frames_processed == len(frames) and status.frames_dropped == 0 and not status.random_weights
+    assert status.memory_frames == 3
+
+
+def test_bad_inputs_are_counted_and_the_node_recovers(background, checkpoint, frames, rig):
+    node = start_node(background, checkpoint)
+    rig.wait_for_node()
+    f = frames[0]
+    send_and_wait(rig, node, f, 10.0, 1)
+    bad_images = [
+        Image(header=header(10.1), height=2, width=2, encoding="16UC1", step=4, data=bytes(8)),
+        Image(header=header(10.2), height=4, width=4, encoding="rgb8", step=6, data=bytes(24)),
+        Image(header=header(10.3), height=0, width=0, encoding="rgb8", step=0, data=b""),
+    ]
+    for msg in bad_images:
+        rig.pub_image.publish(msg)
+        rig.spin(0.3)
+    zero = CameraInfo(header=header(10.4), width=4, height=4)
+    nan = CameraInfo(header=header(10.5), width=4, height=4, k=[float("nan")] * 9)
+    for msg in (zero, nan):
+        rig.pub_info.publish(msg)
+        rig.spin(0.3)
+    rig.send(f.rgb, f.k, 10.6, info=False)  # an image without camera info
+    rig.spin(0.3)
+    rig.send(f.rgb, f.k, 9.9)  # 0.1 s back: out of order
+    rig.spin(0.3)
+    assert node.proc.poll() is None, node.output()
+    send_and_wait(rig, node, f, 10.7, 2)
+    status = rig.statuses()[-1]
+    assert status.messages_rejected == 7, node.output()
+    assert status.num_detections == MAX_DET and status.frames_processed == 2
+    rig.wait_for(
+        lambda: any(
+            any(v.key == "messages_rejected" and v.value == "7" for v in s.values)
+            for m in rig.got["/diagnostics"]
+            for s in m.status
+        ),
+        5,
+        "diagnostics",
+    )
+    output = node.output()
+    for fragment in (
+        "16UC1",
+        "step 6 is smaller",
+        "image is empty",
+        "fx = 0.0",
+        "non-finite",
+        "no camera_info",
+        "out-of-order",
+    ):
+        assert fragment in output, f"no log line about {fragment!r}"
+
+
+def test_time_jump_back_resets_memory_and_tracks_persist(background, checkpoint, frames, rig):
+    node = start_node(background, checkpoint)
+    rig.wait_for_node()
+    f = frames[0]
+    for i, stamp in enumerate((1.0, 1.1, 1.2)):
+        send_and_wait(rig, node, f, stamp, i + 1)
+    ids = [{d.id for d in m.detections} for m in rig.got["/detections"][-3:]]
+    assert ids[1] & ids[2], "no track id survived from one frame of the object to the next"
+    send_and_wait(rig, node, f, 0.2, 4)  # the bag looped
+    status = rig.statuses()[-1]
+    assert "time went back" in status.reset_reason and status.memory_resets == 1 and status.memory_frames == 1
+    send_and_wait(rig, node, f, 0.3, 5, frame_id="other_camera_optical")
+    assert "frame id changed" in rig.statuses()[-1].reset_reason
+
+
+def test_missing_checkpoint_fails_configure_and_names_the_file(background, tmp_path, rig):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    bad.with_suffix(".yaml").write_text("model: {encoder: tiny}\n")
+    node = start_node(background, bad)
+    deadline = time.monotonic() + 60
+    while "configure failed" not in node.output() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "broken.safetensors: corrupt" in node.output()
+    assert node.proc.poll() is None, "the node should stay up, unconfigured"
+
+
+def test_launch_file_describes_the_node():
+    pytest.importorskip(
+        "launch_ros", reason="launch_ros is not installable from PyPI here; checked on ROS installs"
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("seqpose_launch", ROOT / "launch" / "seqpose.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    assert any(type(e).__name__ == "LifecycleNode" for e in description.entities)
