@@ -34,6 +34,8 @@ setup(
             "seqpose-eval = seqpose_core.evaluation.cli:main",
             "seqpose-synth = seqpose_core.synth.cli:main",
             "seqpose_node = seqpose_ros.node:main",
+            "seqpose-replay = seqpose_ros.replay:main",
+            "seqpose-bag = seqpose_ros.bag:main",
         ]
     },
 )

@@ -62,6 +62,7 @@ PARAMETERS = {
     "max_gap": 1.0,
     "jump_back_reset": 0.5,
     "camera_info_tolerance": 0.05,
+    "camera_info_wait": 0.2,
     "marker_lifetime": 0.5,
     "diagnostics_period": 1.0,
     "autostart": False,
@@ -186,7 +187,15 @@ class SeqPoseNode(LifecycleNode):
             if item is not None:
                 self._process(*item)
 
+    def _wait_for_camera_info(self, msg: Image) -> None:
+        """A camera info may arrive just after its image: wait briefly for it."""
+        deadline = time.monotonic() + float(self.p("camera_info_wait"))
+        stamp = stamp_seconds(msg.header)
+        while not self.guard.has_camera_info(msg.header.frame_id, stamp) and time.monotonic() < deadline:
+            time.sleep(0.002)
+
     def _process(self, msg: Image, arrived: float) -> None:
+        self._wait_for_camera_info(msg)
         try:
             rgb = image_to_rgb(msg)
             result = self.guard.process(rgb, msg.header.frame_id, stamp_seconds(msg.header))

@@ -60,6 +60,13 @@ class StreamGuard:
         while len(self.infos) > self.max_infos:
             self.infos.popitem(last=False)
 
+    def has_camera_info(self, frame_id: str, stamp: float) -> bool:
+        try:
+            self.camera_matrix(frame_id, stamp)
+        except Rejected:
+            return False
+        return True
+
     def camera_matrix(self, frame_id: str, stamp: float) -> np.ndarray:
         """The camera info of this frame: same frame id, nearest stamp within the tolerance."""
         best = min(

@@ -76,3 +76,11 @@ def test_single_frame_mode_keeps_no_memory():
 def test_bad_inputs_are_named(predictor, rgb, k, stamp, message):
     with pytest.raises(ValueError, match=message):
         predictor.step(rgb, k, stamp)
+
+
+def test_epoch_stamps_keep_their_gaps(predictor):
+    predictor.step(frame(), K640, 1_700_000_000.0)
+    predictor.step(frame(), K640, 1_700_000_000.1)
+    stamps = predictor.memory.gather().stamp[0]
+    assert stamps.dtype == torch.float64
+    assert float(stamps[-1] - stamps[0]) == pytest.approx(0.1, abs=1e-6)

@@ -79,7 +79,7 @@ class TemporalMemory:
             MemoryFrame(
                 embed=embed.gather(1, top[..., None].expand(-1, -1, embed.shape[2])).detach(),
                 anchors=anchors.gather(1, top[..., None].expand(-1, -1, 3)).detach(),
-                stamp=stamp.detach().to(embed.dtype),
+                stamp=stamp.detach().to(torch.float64),  # epoch seconds need float64
                 track_ids=ids,
             )
         )
