@@ -55,19 +55,10 @@ pytest: setup
 
 test: lint pytest
 
-# Until a trained model and the bag replay exist (issues 5-8), the demo runs the NOCS
-# evaluation on a simulated REAL275-sized result set: ground truth plus noisy
-# detections, no network involved. It says so when it runs.
-DEMO_OUT := reports/demo
+# The main job on the embedded default: a new synthetic scene, recorded as a bag, played into
+# the seqpose node; the report lands in reports/demo/report.
 demo: setup
-	@echo "demo: no trained model ships yet; evaluating SIMULATED detections (GT + noise), not a network."
-	@mkdir -p $(DEMO_OUT)
-	$(PY) -m seqpose_core.evaluation.simulate --images 2754 --out $(DEMO_OUT)/simulated_results.json
-	$(VENV)/bin/seqpose-eval $(DEMO_OUT)/simulated_results.json --out $(DEMO_OUT)/legacy --iou legacy \
-	  --title "Simulated detections, REAL275-sized"
-	$(VENV)/bin/seqpose-eval $(DEMO_OUT)/simulated_results.json --out $(DEMO_OUT)/exact --iou exact \
-	  --title "Simulated detections, REAL275-sized"
-	@echo "demo: report in $(DEMO_OUT)/ (legacy/ and exact/: metrics.md, metrics.json, ap_curves.png)"
+	$(PY) -m seqpose_ros.demo --out reports/demo
 
 clean:
 	rm -rf $(VENV) build
