@@ -36,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     ckpt = default_checkpoint()
     if ckpt is None:
-        print("demo: NO TRAINED MODEL SHIPS in this checkout: the node runs a RANDOM-WEIGHT model, "
-              "so the metrics below measure nothing but the pipeline.")
+        print(
+            "demo: NO TRAINED MODEL SHIPS in this checkout: the node runs a RANDOM-WEIGHT model, "
+            "so the metrics below measure nothing but the pipeline."
+        )
     else:
         print(f"demo: embedded model {ckpt} (trained on synthetic objects only; see MODEL_CARD.md beside it)")
     start = time.perf_counter()
@@ -46,15 +48,24 @@ def main(argv: list[str] | None = None) -> int:
     generate(data, SynthConfig(train_scenes=0, test_scenes=1, frames=args.frames, seed=DEMO_SEED))
     write_nocs_bag(data, "real_test", "scene_1", bag)
     print(f"demo: recorded {args.frames} frames of a new synthetic scene in {bag}")
-    replay = replay_live(bag, str(ckpt) if ckpt else None, multi_frame=True, score_threshold=0.3, rate=args.rate)
+    replay = replay_live(
+        bag, str(ckpt) if ckpt else None, multi_frame=True, score_threshold=0.3, rate=args.rate
+    )
     summary = write_replay_report(bag, replay, args.out / "report", str(ckpt or "random weights"))
     keys = ("IoU25", "IoU50", "10cm", "10deg", "10deg10cm", "5deg5cm")
     if "mAP_exact" in summary:
-        print("demo: mean AP (exact IoU): " + ", ".join(f"{k} {100 * summary['mAP_exact'][k]:.1f}" for k in keys))
-    print(f"demo: {summary['frames_with_detections']} of {summary['frames_in_bag']} frames answered, "
-          f"{summary['frames_dropped']} dropped, latency {json.dumps(summary['latency'])}")
-    print(f"demo: finished in {time.perf_counter() - start:.0f} s; report in {args.out / 'report'} "
-          "(summary.json, metrics_exact/, metrics_legacy/, annotated_sheet.png, frames/)")
+        print(
+            "demo: mean AP (exact IoU): "
+            + ", ".join(f"{k} {100 * summary['mAP_exact'][k]:.1f}" for k in keys)
+        )
+    print(
+        f"demo: {summary['frames_with_detections']} of {summary['frames_in_bag']} frames answered, "
+        f"{summary['frames_dropped']} dropped, latency {json.dumps(summary['latency'])}"
+    )
+    print(
+        f"demo: finished in {time.perf_counter() - start:.0f} s; report in {args.out / 'report'} "
+        "(summary.json, metrics_exact/, metrics_legacy/, annotated_sheet.png, frames/)"
+    )
     return 0
 
 

@@ -106,10 +106,18 @@ def replay_live(
 
     try:
         deadline = time.monotonic() + timeout
-        while node.count_subscribers(image_topic) == 0:
+        while (
+            min(
+                node.count_subscribers(image_topic),
+                node.count_subscribers(info_topic),
+                node.count_publishers("/detections"),
+            )
+            == 0
+        ):
             if node_proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the seqpose node did not come up; its log: {log}")
             time.sleep(0.1)
+        time.sleep(0.5)  # let discovery settle on both ends before the first message
         play(node, bag, rate=rate, on_message=on_message)
         deadline = time.monotonic() + 30.0
         while time.monotonic() < deadline:

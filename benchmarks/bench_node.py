@@ -1,0 +1,103 @@
+"""Node end-to-end latency (image published -> its detections received) against the Predictor's
+own time on the same frames (FrameStatus.inference_time), at 640 x 480 rgb8.
+
+Usage: python benchmarks/bench_node.py [--checkpoint CKPT] [--frames 30] [--period 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, Image
+from seqpose.msg import FrameStatus
+from vision_msgs.msg import Detection3DArray
+
+from seqpose_ros.bag import stamp_ns
+from seqpose_ros.converters import k_to_camera_info, rgb_to_image
+from seqpose_ros.live import start_node
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--frames", type=int, default=30)
+    p.add_argument("--period", type=float, default=0.5, help="seconds between frames (no drops wanted)")
+    args = p.parse_args()
+    log = Path(tempfile.mkdtemp()) / "node.log"
+    proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log)
+    rclpy.init()
+    node = rclpy.create_node("seqpose_bench")
+    sent, got, status = {}, {}, {}
+    qos = QoSProfile(depth=10)
+    pub_img, pub_info = (
+        node.create_publisher(Image, "/bench/image", qos),
+        node.create_publisher(CameraInfo, "/bench/camera_info", qos),
+    )
+    node.create_subscription(
+        Detection3DArray,
+        "/detections",
+        lambda m: got.setdefault(stamp_ns(m.header), time.perf_counter()),
+        qos,
+    )
+    node.create_subscription(
+        FrameStatus, "/seqpose/status", lambda m: status.setdefault(stamp_ns(m.header), m), qos
+    )
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    try:
+        while min(pub_img.get_subscription_count(), pub_info.get_subscription_count()) == 0:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        rng = np.random.default_rng(0)
+        k = np.array([[591.0, 0, 320], [0, 590.0, 240], [0, 0, 1]])
+        for i in range(args.frames):
+            img = rgb_to_image(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), _header(i), "rgb8")
+            pub_info.publish(k_to_camera_info(k, img.header, 640, 480))
+            ns = stamp_ns(img.header)
+            sent[ns] = time.perf_counter()
+            pub_img.publish(img)
+            time.sleep(args.period)
+        time.sleep(1.0)
+    finally:
+        ex.shutdown()
+        os.killpg(proc.pid, signal.SIGTERM)
+    e2e = np.array([1000 * (got[s] - sent[s]) for s in sent if s in got])
+    inf = np.array([1000 * status[s].inference_time for s in sent if s in status])
+    dropped = status[max(status)].frames_dropped if status else 0
+    print(f"{len(e2e)} of {len(sent)} frames answered, {dropped} dropped")
+    print(
+        f"end-to-end ms: mean {e2e.mean():.1f}  median {np.median(e2e):.1f}  p95 {np.percentile(e2e, 95):.1f}"
+    )
+    print(
+        f"predictor  ms: mean {inf.mean():.1f}  median {np.median(inf):.1f}  p95 {np.percentile(inf, 95):.1f}"
+    )
+    print(f"end-to-end / predictor (median): {np.median(e2e) / np.median(inf):.2f}")
+
+
+def _header(i: int):
+    from std_msgs.msg import Header
+
+    h = Header(frame_id="camera_color_optical_frame")
+    h.stamp.sec, h.stamp.nanosec = 1_700_000_000 + i, 0
+    return h
+
+
+if __name__ == "__main__":
+    main()
