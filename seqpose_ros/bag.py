@@ -20,6 +20,7 @@ from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.frame import Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.geometry import matrix_to_quaternion, quaternion_to_matrix
+from seqpose_ros import pixels
 
 IMAGE, INFO, GT = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "seqpose/msg/FrameAnnotations"
 DEFAULT_TOPICS = {
@@ -29,7 +30,6 @@ DEFAULT_TOPICS = {
 }
 FRAME_ID = "camera_color_optical_frame"
 BASE_TIME = 1_700_000_000  # bag stamps: this epoch second plus the frame's time in its video
-ENCODINGS = {"rgb8": [0, 1, 2], "bgr8": [2, 1, 0], "rgba8": [0, 1, 2], "bgra8": [2, 1, 0], "mono8": None}
 
 
 class BagError(ValueError):
@@ -166,15 +166,10 @@ class BagFrame:
 
 
 def _rgb(msg: object, topic: str, bag: Path) -> np.ndarray:
-    if msg.encoding not in ENCODINGS:
-        raise BagError(
-            f"{bag}: topic {topic} has image encoding {msg.encoding!r}; supported: {sorted(ENCODINGS)}"
-        )
-    ch = 1 if msg.encoding == "mono8" else (4 if "a" in msg.encoding[3:] else 3)
-    rows = np.asarray(msg.data, np.uint8)[: msg.step * msg.height].reshape(msg.height, msg.step)
-    px = rows[:, : msg.width * ch].reshape(msg.height, msg.width, ch)
-    order = ENCODINGS[msg.encoding]
-    return np.repeat(px, 3, axis=2) if order is None else np.ascontiguousarray(px[..., order])
+    try:
+        return pixels.decode(msg.data, msg.encoding, msg.width, msg.height, msg.step)
+    except pixels.PixelError as exc:
+        raise BagError(f"{bag}: topic {topic}: {exc}") from exc
 
 
 def _objects(msg: object) -> Objects:

@@ -25,15 +25,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from seqpose_core.geometry import BOX_EDGES, box_corners, matrix_to_quaternion, transform_points
 from seqpose_core.predictor import UNTRACKED, PoseEstimate
+from seqpose_ros import pixels
 
-# encoding -> (channels, channel order to RGB or None for grey)
-ENCODINGS = {
-    "rgb8": (3, [0, 1, 2]),
-    "bgr8": (3, [2, 1, 0]),
-    "rgba8": (4, [0, 1, 2]),
-    "bgra8": (4, [2, 1, 0]),
-    "mono8": (1, None),
-}
 CLASS_COLOURS = {
     "bottle": (0.9, 0.3, 0.2),
     "bowl": (0.2, 0.6, 0.9),
@@ -54,47 +47,17 @@ def stamp_seconds(header: Header) -> float:
 
 def image_to_rgb(msg: Image) -> np.ndarray:
     """sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) -> RGB uint8 (H, W, 3), a copy."""
-    if msg.encoding not in ENCODINGS:
-        raise ConversionError(
-            f"image encoding {msg.encoding!r} is not supported (use one of {sorted(ENCODINGS)})"
-        )
-    channels, order = ENCODINGS[msg.encoding]
-    h, w, step = msg.height, msg.width, msg.step
-    if h == 0 or w == 0:
-        raise ConversionError(f"image is empty ({w} x {h})")
-    if step < w * channels:
-        raise ConversionError(f"image step {step} is smaller than width {w} x {channels} bytes")
-    if len(msg.data) < step * h:
-        raise ConversionError(
-            f"image data has {len(msg.data)} bytes, step {step} x height {h} needs {step * h}"
-        )
-    rows = np.frombuffer(bytes(msg.data[: step * h]), np.uint8).reshape(h, step)
-    pixels = rows[:, : w * channels].reshape(h, w, channels)
-    if order is None:
-        return np.repeat(pixels, 3, axis=2)
-    return np.ascontiguousarray(pixels[..., order])
+    try:
+        return pixels.decode(bytes(msg.data), msg.encoding, msg.width, msg.height, msg.step)
+    except pixels.PixelError as exc:
+        raise ConversionError(str(exc)) from exc
 
 
 def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Image:
     """RGB uint8 (H, W, 3) -> sensor_msgs/Image in ``encoding`` (for players and tests)."""
-    channels, order = ENCODINGS[encoding]
-    if order is None:
-        pixels = rgb.mean(axis=2, keepdims=True).round().astype(np.uint8)
-    else:
-        pixels = np.zeros((*rgb.shape[:2], channels), np.uint8)
-        pixels[..., order] = rgb
-        if channels == 4:
-            pixels[..., 3] = 255
+    data, step = pixels.encode(rgb, encoding)
     h, w = rgb.shape[:2]
-    return Image(
-        header=header,
-        height=h,
-        width=w,
-        encoding=encoding,
-        is_bigendian=0,
-        step=w * channels,
-        data=pixels.tobytes(),
-    )
+    return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data)
 
 
 def camera_info_to_k(msg: CameraInfo) -> np.ndarray:

@@ -1,0 +1,58 @@
+"""Raw image bytes -> RGB arrays for the encodings seqpose accepts. No ROS imports: shared by the
+message converters (rclpy messages) and the bag reader (rosbags messages)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# encoding -> (channels, channel order to RGB or None for grey)
+ENCODINGS = {
+    "rgb8": (3, [0, 1, 2]),
+    "bgr8": (3, [2, 1, 0]),
+    "rgba8": (4, [0, 1, 2]),
+    "bgra8": (4, [2, 1, 0]),
+    "mono8": (1, None),
+}
+
+
+class PixelError(ValueError):
+    """Bytes that do not make the image their header describes."""
+
+
+def decode(data: bytes | np.ndarray, encoding: str, width: int, height: int, step: int) -> np.ndarray:
+    """-> RGB uint8 (height, width, 3), a copy; PixelError names what does not fit."""
+    if encoding not in ENCODINGS:
+        raise PixelError(f"image encoding {encoding!r} is not supported (use one of {sorted(ENCODINGS)})")
+    channels, order = ENCODINGS[encoding]
+    if height == 0 or width == 0:
+        raise PixelError(f"image is empty ({width} x {height})")
+    if step < width * channels:
+        raise PixelError(f"image step {step} is smaller than width {width} x {channels} bytes")
+    raw = (
+        np.frombuffer(data, np.uint8)
+        if isinstance(data, (bytes, bytearray, memoryview))
+        else np.asarray(data)
+    )
+    if raw.size < step * height:
+        raise PixelError(
+            f"image data has {raw.size} bytes, step {step} x height {height} needs {step * height}"
+        )
+    pixels = (
+        raw[: step * height].reshape(height, step)[:, : width * channels].reshape(height, width, channels)
+    )
+    if order is None:
+        return np.repeat(pixels, 3, axis=2)
+    return np.ascontiguousarray(pixels[..., order])
+
+
+def encode(rgb: np.ndarray, encoding: str) -> tuple[bytes, int]:
+    """RGB uint8 (H, W, 3) -> (bytes, step) in ``encoding``."""
+    channels, order = ENCODINGS[encoding]
+    if order is None:
+        pixels = rgb.mean(axis=2, keepdims=True).round().astype(np.uint8)
+    else:
+        pixels = np.zeros((*rgb.shape[:2], channels), np.uint8)
+        pixels[..., order] = rgb
+        if channels == 4:
+            pixels[..., 3] = 255
+    return pixels.tobytes(), rgb.shape[1] * channels
