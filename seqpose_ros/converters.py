@@ -133,60 +133,57 @@ def _colour(name: str, alpha: float = 1.0) -> ColorRGBA:
     return ColorRGBA(r=r, g=g, b=b, a=alpha)
 
 
+def _point(p: np.ndarray) -> Point:
+    return Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))
+
+
+def _marker(header: Header, ns: str, i: int, kind: int, life: Duration, **fields: object) -> Marker:
+    m = Marker(header=header, ns=ns, id=i, type=kind, action=Marker.ADD, lifetime=life, **fields)
+    m.pose.orientation.w = 1.0
+    return m
+
+
+def _box_marker(e: PoseEstimate, header: Header, i: int, life: Duration) -> Marker:
+    m = _marker(
+        header, "boxes", i, Marker.LINE_LIST, life, color=_colour(e.class_name), scale=Vector3(x=0.004)
+    )
+    corners = transform_points(e.rotation, e.translation, box_corners(e.size))
+    m.points = [_point(corners[k]) for edge in BOX_EDGES for k in edge]
+    return m
+
+
+def _axes_marker(e: PoseEstimate, header: Header, i: int, life: Duration) -> Marker:
+    m = _marker(header, "axes", i, Marker.LINE_LIST, life, scale=Vector3(x=0.003))
+    ends = transform_points(e.rotation, e.translation, np.vstack([np.zeros(3), 0.5 * np.diag(e.size)]))
+    for k, (r, g, b) in enumerate(((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))):
+        m.points += [_point(ends[0]), _point(ends[k + 1])]
+        m.colors += [ColorRGBA(r=r, g=g, b=b, a=1.0)] * 2
+    return m
+
+
+def _label_marker(e: PoseEstimate, header: Header, i: int, life: Duration) -> Marker:
+    m = _marker(
+        header,
+        "labels",
+        i,
+        Marker.TEXT_VIEW_FACING,
+        life,
+        color=_colour(e.class_name),
+        scale=Vector3(z=0.03),
+        text=f"{object_name(e, i)} {e.score:.2f}",
+    )
+    m.pose.position = _point(
+        e.translation - e.rotation[:, 1] * (0.5 * e.size[1] + 0.02)
+    )  # above: optical y is down
+    return m
+
+
 def to_markers(estimates: list[PoseEstimate], header: Header, lifetime: float = 0.5) -> MarkerArray:
     """RViz: a DELETEALL, then per detection the box edges, its axes and a text label."""
     life = Duration(sec=int(lifetime), nanosec=int((lifetime % 1) * 1e9))
     out = MarkerArray(markers=[Marker(header=header, action=Marker.DELETEALL)])
     for i, e in enumerate(estimates):
-        name = object_name(e, i)
-        corners = transform_points(e.rotation, e.translation, box_corners(e.size))
-        box = Marker(
-            header=header,
-            ns="boxes",
-            id=i,
-            type=Marker.LINE_LIST,
-            action=Marker.ADD,
-            lifetime=life,
-            color=_colour(e.class_name),
-            scale=Vector3(x=0.004),
-        )
-        box.pose.orientation.w = 1.0
-        box.points = [
-            Point(x=float(c[0]), y=float(c[1]), z=float(c[2])) for a, b in BOX_EDGES for c in corners[[a, b]]
-        ]
-        axes = Marker(
-            header=header,
-            ns="axes",
-            id=i,
-            type=Marker.LINE_LIST,
-            action=Marker.ADD,
-            lifetime=life,
-            scale=Vector3(x=0.003),
-        )
-        axes.pose.orientation.w = 1.0
-        ends = transform_points(e.rotation, e.translation, np.vstack([np.zeros(3), 0.5 * np.diag(e.size)]))
-        for k, rgb in enumerate(((1.0, 0, 0), (0, 1.0, 0), (0, 0, 1.0))):
-            axes.points += [
-                Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in (ends[0], ends[k + 1])
-            ]
-            axes.colors += [ColorRGBA(r=rgb[0], g=rgb[1], b=rgb[2], a=1.0)] * 2
-        top = e.translation - e.rotation[:, 1] * (
-            0.5 * e.size[1] + 0.02
-        )  # above the object (optical y is down)
-        text = Marker(
-            header=header,
-            ns="labels",
-            id=i,
-            type=Marker.TEXT_VIEW_FACING,
-            action=Marker.ADD,
-            lifetime=life,
-            color=_colour(e.class_name),
-            scale=Vector3(z=0.03),
-            text=f"{name} {e.score:.2f}",
-        )
-        text.pose.position = Point(x=float(top[0]), y=float(top[1]), z=float(top[2]))
-        text.pose.orientation.w = 1.0
-        out.markers += [box, axes, text]
+        out.markers += [f(e, header, i, life) for f in (_box_marker, _axes_marker, _label_marker)]
     return out
 
 
