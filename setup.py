@@ -15,6 +15,11 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["seqpose_core*", "seqpose_ros*", "training*"]),
+    # the embedded default model and its card; the experiment configs
+    package_data={
+        "seqpose_core": ["assets/*.safetensors", "assets/*.yaml", "assets/*.md"],
+        "training": ["configs/*.yaml"],
+    },
     install_requires=[
         "torch>=2.4",
         "numpy>=1.26",

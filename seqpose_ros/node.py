@@ -81,7 +81,7 @@ class SeqPoseNode(LifecycleNode):
         self._wake = threading.Event()
         self._running = False
         self._worker: threading.Thread | None = None
-        self._entities: list = []
+        self._entities: list[tuple] = []  # (destroy function, entity) created on activate
         self._logged: dict[str, float] = {}
 
     def p(self, name: str) -> object:
@@ -124,10 +124,24 @@ class SeqPoseNode(LifecycleNode):
         self.pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [
-            self.create_subscription(Image, str(self.p("image_topic")), self.on_image, qos),
-            self.create_subscription(CameraInfo, str(self.p("camera_info_topic")), self.on_camera_info, qos),
-            self.create_service(Trigger, "~/reset", self.on_reset),
-            self.create_timer(float(self.p("diagnostics_period")), self.publish_diagnostics),
+            (
+                self.destroy_subscription,
+                self.create_subscription(Image, str(self.p("image_topic")), self.on_image, qos),
+            ),
+            (
+                self.destroy_subscription,
+                self.create_subscription(
+                    CameraInfo, str(self.p("camera_info_topic")), self.on_camera_info, qos
+                ),
+            ),
+            (self.destroy_service, self.create_service(Trigger, "~/reset", self.on_reset)),
+            (
+                self.destroy_timer,
+                self.create_timer(float(self.p("diagnostics_period")), self.publish_diagnostics),
+            ),
+        ] + [
+            (self.destroy_publisher, pub)
+            for pub in (self.pub_det, self.pub_markers, self.pub_status, self.pub_tf, self.pub_diag)
         ]
         self._running = True
         self._worker = threading.Thread(target=self._work, name="seqpose-inference", daemon=True)
@@ -136,11 +150,9 @@ class SeqPoseNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_worker()
-        for entity in self._entities:
-            self.destroy_entity(entity)  # type: ignore[arg-type]
+        for destroy, entity in self._entities:
+            destroy(entity)
         self._entities = []
-        for pub in (self.pub_det, self.pub_markers, self.pub_status, self.pub_tf, self.pub_diag):
-            self.destroy_publisher(pub)
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -201,3 +201,28 @@ def test_launch_file_describes_the_node():
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert any(type(e).__name__ == "LifecycleNode" for e in description.entities)
+
+
+def test_lifecycle_transitions_in_process(checkpoint):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from seqpose_ros.node import SeqPoseNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = SeqPoseNode(
+            context=context, parameter_overrides=[Parameter("checkpoint", value=str(checkpoint))]
+        )
+        ok = TransitionCallbackReturn.SUCCESS
+        assert node.trigger_configure() == ok and node.trigger_activate() == ok
+        assert node.get_subscriptions_info_by_topic("/image") or node.count_publishers("/detections") == 1
+        assert (
+            node.trigger_deactivate() == ok and node.trigger_activate() == ok
+        )  # activate again after deactivate
+        assert node.trigger_deactivate() == ok and node.trigger_cleanup() == ok
+        assert node.guard is None
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
