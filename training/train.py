@@ -24,6 +24,7 @@ from tqdm import tqdm
 from seqpose_core.checkpoint import save_model
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.model.criterion import SetCriterion
+from seqpose_core.model.matcher import HungarianMatcher
 from seqpose_core.model.seqpose import build_model
 from training.checkpointing import load_training_state, save_training_state
 from training.config import TrainConfig, load_config, save_config
@@ -68,6 +69,12 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, steps: int):  # no
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def build_criterion(cfg: TrainConfig) -> SetCriterion:
+    lc = cfg.loss
+    matcher = HungarianMatcher(lc.match_class, lc.match_translation, lc.match_rotation, lc.match_size)
+    return SetCriterion(cfg.model.num_classes, weights=lc.weights, matcher=matcher)
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: Path | None):
         self.cfg = cfg
@@ -88,7 +95,7 @@ class Trainer:
             if self.world > 1
             else model
         )
-        self.criterion = SetCriterion(cfg.model.num_classes)
+        self.criterion = build_criterion(cfg)
         self.step, self.best = 0, -1.0
         if resume is not None:
             self._resume(resume)
