@@ -61,8 +61,8 @@ PARAMETERS = {
     "frame_prefix": "seqpose/",
     "max_gap": 1.0,
     "jump_back_reset": 0.5,
-    "camera_info_tolerance": 0.05,
-    "camera_info_wait": 0.2,
+    "camera_info_tolerance": 0.5,
+    "camera_info_wait": 0.05,
     "marker_lifetime": 0.5,
     "diagnostics_period": 1.0,
     "autostart": False,
@@ -197,7 +197,10 @@ class SeqPoseNode(LifecycleNode):
             with self._lock:
                 item, self._pending = self._pending, None
             if item is not None:
-                self._process(*item)
+                try:
+                    self._process(*item)
+                except Exception as exc:  # the node must outlive any one frame
+                    self._reject(f"image: unexpected {exc.__class__.__name__}: {exc}")
 
     def _wait_for_camera_info(self, msg: Image) -> None:
         """A camera info may arrive just after its image: wait briefly for it."""

@@ -6,6 +6,7 @@ The node feeds it converted messages from its callbacks and publishes what it re
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class StreamGuard:
     def __init__(
         self,
         predictor: Predictor,
-        info_tolerance: float = 0.05,
+        info_tolerance: float = 0.5,
         jump_back_reset: float = 0.5,
         max_infos: int = 50,
     ):
@@ -51,14 +52,16 @@ class StreamGuard:
         self.info_tolerance, self.jump_back_reset = info_tolerance, jump_back_reset
         self.infos: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
         self.max_infos = max_infos
+        self._infos_lock = threading.Lock()
         self.last_stamp: float | None = None
         self.frame_id: str | None = None
         self.counters = Counters()
 
     def add_camera_info(self, frame_id: str, stamp: float, k: np.ndarray) -> None:
-        self.infos[(frame_id, stamp)] = k
-        while len(self.infos) > self.max_infos:
-            self.infos.popitem(last=False)
+        with self._infos_lock:  # callbacks add while the inference thread reads
+            self.infos[(frame_id, stamp)] = k
+            while len(self.infos) > self.max_infos:
+                self.infos.popitem(last=False)
 
     def has_camera_info(self, frame_id: str, stamp: float) -> bool:
         try:
@@ -69,8 +72,10 @@ class StreamGuard:
 
     def camera_matrix(self, frame_id: str, stamp: float) -> np.ndarray:
         """The camera info of this frame: same frame id, nearest stamp within the tolerance."""
+        with self._infos_lock:
+            infos = list(self.infos.items())
         best = min(
-            ((abs(s - stamp), k) for (f, s), k in self.infos.items() if f == frame_id),
+            ((abs(s - stamp), k) for (f, s), k in infos if f == frame_id),
             default=None,
             key=lambda x: x[0],
         )
