@@ -75,9 +75,27 @@ def test_two_process_torchrun_agrees_on_parameters(synth_root, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     args = overrides(synth_root, tmp_path, **{"run.max_steps": 2})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "training.train", *args]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    logs = tmp_path / "ranks"
+    cmd = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "--log-dir",
+        str(logs),
+        "--redirects",
+        "3",
+        "-m",
+        "training.train",
+        *args,
+    ]
+    try:
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    except subprocess.TimeoutExpired:
+        ranks = "\n".join(f"{p}:\n{p.read_text()[-2000:]}" for p in sorted(logs.rglob("*.log")))
+        raise AssertionError(f"torchrun timed out; per-rank logs:\n{ranks}") from None
     assert out.returncode == 0, out.stderr[-3000:]
+    out.stdout += "".join(p.read_text() for p in sorted(logs.rglob("stdout.log")))
     sums = dict(re.findall(r"rank (\d) parameter checksum (\S+ \S+)", out.stdout))
     assert set(sums) == {"0", "1"} and sums["0"] == sums["1"], out.stdout
     assert (tmp_path / "synthetic" / "final.safetensors").is_file()

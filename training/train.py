@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(cfg, resume)
     trainer.fit()
     if dist.is_initialized():
+        dist.barrier()  # rank 0 writes the final model and closes its logs before anyone leaves
         dist.destroy_process_group()
     return 0
 
