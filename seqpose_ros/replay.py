@@ -23,8 +23,9 @@ from seqpose_core.checkpoint import load_model
 from seqpose_core.data.frame import Objects
 from seqpose_core.evaluation.jitter import pose_jitter
 from seqpose_core.evaluation.nocs import evaluate
+from seqpose_core.evaluation.predict import result_from_estimates
 from seqpose_core.evaluation.report import write_report
-from seqpose_core.evaluation.results import ImageResult, image_result_from_poses
+from seqpose_core.evaluation.results import ImageResult
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import PoseEstimate, Predictor
@@ -68,28 +69,11 @@ def replay_offline(bag: Path, model: SeqPose, multi_frame: bool, score_threshold
 
 
 def to_results(records: list[FrameRecord], name: str) -> list[ImageResult]:
-    out = []
-    for i, r in enumerate(records):
-        if r.gt is None:
-            continue
-        n = len(r.estimates)
-        pred = (
-            np.array([e.class_id for e in r.estimates], dtype=np.int64),
-            np.array([e.rotation for e in r.estimates]).reshape(n, 3, 3),
-            np.array([e.translation for e in r.estimates]).reshape(n, 3),
-            np.array([e.size for e in r.estimates]).reshape(n, 3),
-        )
-        gt = (r.gt.class_ids, r.gt.rotations, r.gt.translations, r.gt.sizes)
-        out.append(
-            image_result_from_poses(
-                f"{name}/{i:05d}",
-                gt,
-                r.gt.handle_visible.astype(float),
-                pred,
-                np.array([e.score for e in r.estimates]),
-            )
-        )
-    return out
+    return [
+        result_from_estimates(r.gt, r.estimates, f"{name}/{i:05d}")
+        for i, r in enumerate(records)
+        if r.gt is not None
+    ]
 
 
 def annotate(frame: BagFrame, record: FrameRecord) -> np.ndarray:

@@ -18,21 +18,21 @@ from seqpose_core.evaluation.results import ImageResult
 from seqpose_core.geometry import rotation_error_deg, srt_to_pose
 
 
-def _nearest(r: ImageResult, gt: int, max_cm: float) -> int | None:
-    same = np.flatnonzero(r.pred_class_ids == r.gt_class_ids[gt])
+def _closest(class_ids: np.ndarray, rts: np.ndarray, cls: int, t: np.ndarray, max_cm: float) -> int | None:
+    """Index of the entry of class ``cls`` nearest to ``t`` (metres), if within ``max_cm``."""
+    same = np.flatnonzero(class_ids == cls)
     if not len(same):
         return None
-    d = np.linalg.norm(r.pred_RTs[same, :3, 3] - r.gt_RTs[gt, :3, 3], axis=1) * 100
-    best = int(np.argmin(d))
-    return int(same[best]) if d[best] <= max_cm else None
+    d = np.linalg.norm(rts[same, :3, 3] - t, axis=1) * 100
+    return int(same[np.argmin(d)]) if d.min() <= max_cm else None
+
+
+def _nearest(r: ImageResult, gt: int, max_cm: float) -> int | None:
+    return _closest(r.pred_class_ids, r.pred_RTs, r.gt_class_ids[gt], r.gt_RTs[gt, :3, 3], max_cm)
 
 
 def _same_object(prev: ImageResult, cur: ImageResult, g: int, max_cm: float = 5.0) -> int | None:
-    same = np.flatnonzero(prev.gt_class_ids == cur.gt_class_ids[g])
-    if not len(same):
-        return None
-    d = np.linalg.norm(prev.gt_RTs[same, :3, 3] - cur.gt_RTs[g, :3, 3], axis=1) * 100
-    return int(same[np.argmin(d)]) if d.min() <= max_cm else None
+    return _closest(prev.gt_class_ids, prev.gt_RTs, cur.gt_class_ids[g], cur.gt_RTs[g, :3, 3], max_cm)
 
 
 def _errors(r: ImageResult, gt: int, pred: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from seqpose_core.data.frame import Frame
+from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.evaluation.results import ImageResult, image_result_from_poses
 from seqpose_core.predictor import PoseEstimate
@@ -24,7 +24,11 @@ class StreamPredictor(Protocol):
 
 def to_result(frame: Frame, estimates: list[PoseEstimate], name: str) -> ImageResult:
     """Ground truth of a frame and estimates -> one NOCS result record."""
-    o = frame.objects
+    return result_from_estimates(frame.objects, estimates, name)
+
+
+def result_from_estimates(o: Objects, estimates: list[PoseEstimate], name: str) -> ImageResult:
+    """Ground-truth objects and estimates -> one NOCS result record."""
     n = len(estimates)
     pred = (
         np.array([e.class_id for e in estimates], dtype=np.int64),
