@@ -114,3 +114,52 @@ def test_every_shipped_config_loads_and_bad_keys_are_named(tmp_path):
     bad.write_text("model:\n  encoder: vitx\n")
     with pytest.raises(ValueError, match="encoder must be one of"):
         load_config(bad)
+
+
+class Poison:
+    """Wraps train_step: from call ``start`` on (up to ``stop``), one gradient becomes NaN.
+    Records the parameters as each call begins, so a skipped step can be checked."""
+
+    def __init__(self, real, start: int, stop: int):
+        self.real, self.start, self.stop, self.calls, self.seen = real, start, stop, 0, []
+
+    def __call__(self, model, criterion, batch, device, amp):
+        self.calls += 1
+        self.seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        losses = self.real(model, criterion, batch, device, amp)
+        if self.start <= self.calls <= self.stop:
+            next(p for p in model.parameters() if p.grad is not None).grad.view(-1)[0] = float("nan")
+        return losses
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_non_finite_step_is_skipped_without_touching_the_weights(synth_root, tmp_path, monkeypatch):
+    import training.train as train_module
+
+    poison = Poison(train_module.train_step, start=3, stop=3)
+    monkeypatch.setattr(train_module, "train_step", poison)
+    assert main(overrides(synth_root, tmp_path)) == 0
+    assert poison.calls == 6
+    assert same(poison.seen[2], poison.seen[3]), "the poisoned step 3 changed the weights"
+    assert not same(poison.seen[1], poison.seen[2]), "ordinary steps must change the weights"
+    final = load_file(tmp_path / "synthetic" / "final.safetensors")
+    assert all(torch.isfinite(v).all() for v in final.values())
+
+
+def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(synth_root, tmp_path, monkeypatch):
+    import training.train as train_module
+
+    poison = Poison(train_module.train_step, start=3, stop=99)
+    monkeypatch.setattr(train_module, "train_step", poison)
+    args = overrides(synth_root, tmp_path, **{"run.checkpoint_every": 1, "run.max_bad_steps": 2})
+    with pytest.raises(RuntimeError, match=r"stopped at step 4: 2 steps in a row had non-finite gradients"):
+        main(args)
+    state = torch.load(tmp_path / "synthetic" / "last.pt", weights_only=True)
+    assert state["step"] == 3  # step 3 was skipped, so its checkpoint holds step 2's weights
+    assert same(state["model"], poison.seen[2])
+    with pytest.raises(FileExistsError, match="continue that run with --resume"):
+        main(args)  # a fresh start would overwrite it
+

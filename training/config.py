@@ -67,6 +67,7 @@ class RunConfig:
     best_metric: str = "10deg10cm"  # a summary metric of seqpose_core.evaluation (mean AP)
     max_steps: int = 0  # stop after this many steps (0: run all epochs)
     score_threshold: float = 0.05  # for validation predictions
+    max_bad_steps: int = 10  # consecutive steps with non-finite gradients (skipped) before stopping
 
 
 @dataclass

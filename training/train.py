@@ -96,9 +96,14 @@ class Trainer:
             else model
         )
         self.criterion = build_criterion(cfg)
-        self.step, self.best = 0, -1.0
+        self.step, self.best, self.bad_steps = 0, -1.0, 0
         if resume is not None:
             self._resume(resume)
+        elif (self.run_dir / "last.pt").exists():
+            raise FileExistsError(
+                f"{self.run_dir / 'last.pt'} exists: continue that run with --resume, or start a new one"
+                " under another run.name or run.out_dir"
+            )
         if self.rank == 0:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
@@ -168,6 +173,25 @@ class Trainer:
         if any(not torch.equal(e, every[0]) for e in every):
             raise RuntimeError(f"processes disagree on the parameters: {[e.tolist() for e in every]}")
 
+    def apply_gradients(self, loss: float) -> None:
+        """Clip and step. A step with non-finite gradients is skipped (weights and optimizer state
+        untouched); ``run.max_bad_steps`` of them in a row stop the run, leaving last.pt as it was.
+        Under DDP the gradients are all-reduced first, so every process takes the same decision."""
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+        if torch.isfinite(norm):
+            self.optimizer.step()
+            self.bad_steps = 0
+        else:
+            self.bad_steps += 1
+            tqdm.write(f"step {self.step + 1}: loss {loss}, non-finite gradients: step skipped")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        if self.bad_steps >= self.cfg.run.max_bad_steps:
+            raise RuntimeError(
+                f"stopped at step {self.step + 1}: {self.bad_steps} steps in a row had non-finite"
+                f" gradients (last loss {loss}); {self.run_dir / 'last.pt'} keeps the last saved state"
+            )
+
     def fit(self) -> None:
         o, r = self.cfg.optim, self.cfg.run
         bar = tqdm(
@@ -180,10 +204,7 @@ class Trainer:
             self.samples.epoch = epoch
             for batch in self.loader:
                 losses = train_step(self.model, self.criterion, batch, self.device, o.amp)
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scheduler.step()
+                self.apply_gradients(losses["total"])
                 self.step += 1
                 bar.update(1)
                 if self.rank == 0 and (self.step % r.log_every == 0 or self.step == self.total_steps):
