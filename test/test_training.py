@@ -163,3 +163,19 @@ def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(synth_root, tmp
     with pytest.raises(FileExistsError, match="continue that run with --resume"):
         main(args)  # a fresh start would overwrite it
 
+
+def test_training_curves_read_the_logs_and_name_an_empty_one(tmp_path):
+    from training.curves import plot_run, read_log
+    from training.logs import CsvLog
+
+    train = CsvLog(tmp_path / "train.csv", 0)
+    for step in (10, 20, 30):
+        train.write(step, {"total": 3.0 / step, "translation": 0.1, "depth": 0.2, "lr": 1e-3})
+    CsvLog(tmp_path / "val.csv", 0).write(30, {"IoU25": 0.25, "10cm": 0.5, "10deg": 0.4, "10deg10cm": 0.3})
+    log = read_log(tmp_path / "train.csv")
+    assert log["step"].tolist() == [10, 20, 30] and log["total"][2] == pytest.approx(0.1)
+    plot_run(tmp_path, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "val.csv").write_text("step,IoU25\n")
+    with pytest.raises(ValueError, match=r"val\.csv: no logged rows"):
+        plot_run(tmp_path, tmp_path / "curves.png")

@@ -2,10 +2,11 @@
 against the same network untrained and a mean-size baseline.
 
     python -m training.synthetic_benchmark --data data/synth --model runs/synthetic/final.safetensors \\
-        --out reports/synthetic_benchmark
+        --run runs/synthetic --out reports/synthetic_benchmark
 
 Writes per method and mode a NOCS report folder (exact and legacy IoU), ``summary.md`` and
-``summary.json`` (mean APs, frame-to-frame jitter, seconds per frame).
+``summary.json`` (mean APs, frame-to-frame jitter, seconds per frame) and, given the run
+folder, ``training_curves.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from seqpose_core.evaluation.predict import predict_subset
 from seqpose_core.evaluation.report import write_report
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
+from training.curves import plot_run
 
 COLUMNS = ("IoU25", "IoU50", "10cm", "10deg", "10deg10cm", "10deg5cm", "5deg5cm")
 
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=Path("data/synth"))
     p.add_argument("--model", type=Path, required=True, help="trained checkpoint (.safetensors)")
     p.add_argument("--out", type=Path, default=Path("reports/synthetic_benchmark"))
+    p.add_argument("--run", type=Path, help="the model's run folder: also plot its training curves")
     p.add_argument("--device", default="cpu")
     p.add_argument("--score-threshold", type=float, default=0.05)
     args = p.parse_args(argv)
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Legacy 3D IoU (published protocol):\n\n{table(rows, 'legacy')}\n"
     )
     (args.out / "summary.md").write_text(text)
+    if args.run is not None:
+        plot_run(args.run, args.out / "training_curves.png")
     print(text)
     return 0
 
