@@ -48,6 +48,13 @@ def read_config(path: str | Path) -> ModelConfig:
         raise CheckpointError(f"{cpath}: not a seqpose model config ({exc})") from exc
 
 
+def read_meta(path: str | Path) -> dict:
+    """The ``meta`` the checkpoint was saved with (e.g. step, train_seconds); {} when it has none."""
+    read_config(path)  # names a missing or broken config file
+    doc = yaml.safe_load(config_path(Path(path).with_suffix(".safetensors")).read_text())
+    return doc.get("meta") or {}
+
+
 def config_differences(found: ModelConfig, expected: ModelConfig) -> list[str]:
     """Fields that shape the network and differ (weights paths and notes are ignored)."""
     ignore = {"encoder_weights", "decoder_weights", "extra", "freeze_encoder", "dropout"}

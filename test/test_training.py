@@ -12,6 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from seqpose_core.checkpoint import read_meta
 from training.config import load_config
 from training.train import main
 
@@ -147,6 +148,8 @@ def test_a_non_finite_step_is_skipped_without_touching_the_weights(synth_root, t
     assert not same(poison.seen[1], poison.seen[2]), "ordinary steps must change the weights"
     final = load_file(tmp_path / "synthetic" / "final.safetensors")
     assert all(torch.isfinite(v).all() for v in final.values())
+    meta = read_meta(tmp_path / "synthetic" / "final.safetensors")
+    assert meta["step"] == 6 and 0 < meta["train_seconds"] < 600
 
 
 def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(synth_root, tmp_path, monkeypatch):

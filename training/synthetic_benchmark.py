@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from seqpose_core.checkpoint import load_model, read_config
+from seqpose_core.checkpoint import load_model, read_config, read_meta
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.evaluation.baselines import MeanSizeBaseline
 from seqpose_core.evaluation.jitter import pose_jitter
@@ -43,6 +43,14 @@ def run_method(name: str, predictor: object, test: NocsSubset, out: Path) -> dic
         write_report(metrics, out / name.replace(" ", "_").replace(",", "") / mode, f"{name} ({mode} IoU)")
         row[mode] = {k: v["mean"] for k, v in metrics.summary().items()}
     return row
+
+
+def describe(meta: dict) -> str:
+    """'N steps, M min of training' from a checkpoint's meta, as far as it says."""
+    parts = [f"{meta['step']} steps"] if "step" in meta else []
+    if "train_seconds" in meta:
+        parts.append(f"{float(meta['train_seconds']) / 60:.1f} min of training")
+    return ", ".join(parts) or "no training record"
 
 
 def table(rows: list[dict], mode: str) -> str:
@@ -83,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "summary.json").write_text(json.dumps(rows, indent=1))
     scenes = f"{len(test.frames)} frames of {len(test.scenes)} held-out scenes ({args.data})"
     text = (
-        f"Synthetic benchmark: {scenes}.\nModel: {args.model}. Mean AP in %;"
+        f"Synthetic benchmark: {scenes}.\nModel: {args.model} ({describe(read_meta(args.model))})."
+        " Mean AP in %;"
         " jitter = mean frame-to-frame change of the pose error.\n\n"
         f"Exact 3D IoU:\n\n{table(rows, 'exact')}\n\n"
         f"Legacy 3D IoU (published protocol):\n\n{table(rows, 'legacy')}\n"

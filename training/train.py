@@ -15,6 +15,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -97,6 +98,7 @@ class Trainer:
         )
         self.criterion = build_criterion(cfg)
         self.step, self.best, self.bad_steps = 0, -1.0, 0
+        self.seconds_before, self.started = 0.0, time.monotonic()  # training time over all resumes
         if resume is not None:
             self._resume(resume)
         elif (self.run_dir / "last.pt").exists():
@@ -119,6 +121,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best = int(state["step"]), float(state["best"])
+        self.seconds_before = float(state.get("seconds", 0.0))
 
     def _state(self) -> dict:
         return {
@@ -127,8 +130,15 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "step": self.step,
             "best": self.best,
+            "seconds": self.seconds(),
             "config": self.cfg.to_dict(),
         }
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.monotonic() - self.started
+
+    def meta(self) -> dict:
+        return {"step": self.step, "train_seconds": round(self.seconds(), 1)}
 
     def checkpoint(self) -> None:
         if self.rank == 0:
@@ -153,9 +163,7 @@ class Trainer:
         tqdm.write(f"step {self.step}: validation {r.best_metric} {100 * score:.1f} (best {best:.1f})")
         if score > self.best:
             self.best = score
-            save_model(
-                unwrap(self.model), self.run_dir / "best", meta={"step": self.step, r.best_metric: score}
-            )
+            save_model(unwrap(self.model), self.run_dir / "best", meta={**self.meta(), r.best_metric: score})
 
     def check_replicas(self) -> None:
         """Under DDP, all processes must end with the same parameters; print and compare checksums."""
@@ -221,7 +229,7 @@ class Trainer:
         bar.close()
         self.check_replicas()
         if self.rank == 0:
-            save_model(unwrap(self.model), self.run_dir / "final", meta={"step": self.step})
+            save_model(unwrap(self.model), self.run_dir / "final", meta=self.meta())
             self.log.close()
 
 
