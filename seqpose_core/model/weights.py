@@ -23,18 +23,44 @@ class WeightsError(ValueError):
     """A weights file that is missing or does not fit the configured network."""
 
 
-# official DINOv2 name -> transformers name (per block; qkv is split separately)
-_DINO_RULES = [
-    (r"^cls_token$", "embeddings.cls_token"),
-    (r"^mask_token$", "embeddings.mask_token"),
-    (r"^pos_embed$", "embeddings.position_embeddings"),
-    (r"^patch_embed\.proj\.(weight|bias)$", r"embeddings.patch_embeddings.projection.\1"),
-    (r"^blocks\.(\d+)\.norm([12])\.(weight|bias)$", r"encoder.layer.\1.norm\2.\3"),
-    (r"^blocks\.(\d+)\.attn\.proj\.(weight|bias)$", r"encoder.layer.\1.attention.o_proj.\2"),
-    (r"^blocks\.(\d+)\.ls([12])\.gamma$", r"encoder.layer.\1.layer_scale\2.lambda1"),
-    (r"^blocks\.(\d+)\.mlp\.(fc[12])\.(weight|bias)$", r"encoder.layer.\1.mlp.\2.\3"),
-    (r"^norm\.(weight|bias)$", r"layernorm.\1"),
+# official DINOv2 name <-> transformers name, one table for both directions (qkv is split
+# and merged separately). Fields: {i} block index, {n} 1 or 2, {p} weight or bias, {fc} fc1 or fc2.
+_DINO_NAMES = [
+    ("cls_token", "embeddings.cls_token"),
+    ("mask_token", "embeddings.mask_token"),
+    ("pos_embed", "embeddings.position_embeddings"),
+    ("patch_embed.proj.{p}", "embeddings.patch_embeddings.projection.{p}"),
+    ("blocks.{i}.norm{n}.{p}", "encoder.layer.{i}.norm{n}.{p}"),
+    ("blocks.{i}.attn.proj.{p}", "encoder.layer.{i}.attention.o_proj.{p}"),
+    ("blocks.{i}.ls{n}.gamma", "encoder.layer.{i}.layer_scale{n}.lambda1"),
+    ("blocks.{i}.mlp.{fc}.{p}", "encoder.layer.{i}.mlp.{fc}.{p}"),
+    ("norm.{p}", "layernorm.{p}"),
 ]
+_FIELDS = {"i": r"\d+", "n": "[12]", "p": "weight|bias", "fc": "fc[12]"}
+
+
+def _template(t: str) -> re.Pattern:
+    """'blocks.{i}.ls{n}.gamma' -> a regex with a named group per field."""
+    parts = re.split(r"\{(\w+)\}", t)
+    return re.compile(
+        "^"
+        + "".join(re.escape(x) if k % 2 == 0 else f"(?P<{x}>{_FIELDS[x]})" for k, x in enumerate(parts))
+        + "$"
+    )
+
+
+_DINO_TO_HF = [(_template(official), hf) for official, hf in _DINO_NAMES]
+_DINO_TO_OFFICIAL = [(_template(hf), official) for official, hf in _DINO_NAMES]
+
+
+def _rename(name: str, rules: list[tuple[re.Pattern, str]]) -> str | None:
+    for pattern, target in rules:
+        m = pattern.match(name)
+        if m:
+            return target.format(**m.groupdict())
+    return None
+
+
 _QKV = re.compile(r"^blocks\.(\d+)\.attn\.qkv\.(weight|bias)$")
 _REFINENET = {4: 0, 3: 1, 2: 2, 1: 3}  # official refinenet k -> transformers fusion layer
 _DPT_RULES = [
@@ -64,30 +90,17 @@ def dinov2_from_official(state: dict[str, torch.Tensor], where: str) -> dict[str
             for part, chunk in zip(("q", "k", "v"), value.chunk(3, dim=0), strict=True):
                 out[f"encoder.layer.{m[1]}.attention.{part}_proj.{m[2]}"] = chunk
             continue
-        for pattern, repl in _DINO_RULES:
-            if re.match(pattern, name):
-                out[re.sub(pattern, repl, name)] = value
-                break
-        else:
+        renamed = _rename(name, _DINO_TO_HF)
+        if renamed is None:
             raise WeightsError(
                 f"{where}: unexpected DINOv2 key {name!r} (registers and SwiGLU models are not supported)"
             )
+        out[renamed] = value
     return out
 
 
 def dinov2_to_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """transformers Dinov2 keys -> official keys (for exporting, and for tests of the loader)."""
-    inverse = [
-        (r"^embeddings\.cls_token$", "cls_token"),
-        (r"^embeddings\.mask_token$", "mask_token"),
-        (r"^embeddings\.position_embeddings$", "pos_embed"),
-        (r"^embeddings\.patch_embeddings\.projection\.(weight|bias)$", r"patch_embed.proj.\1"),
-        (r"^encoder\.layer\.(\d+)\.norm([12])\.(weight|bias)$", r"blocks.\1.norm\2.\3"),
-        (r"^encoder\.layer\.(\d+)\.attention\.o_proj\.(weight|bias)$", r"blocks.\1.attn.proj.\2"),
-        (r"^encoder\.layer\.(\d+)\.layer_scale([12])\.lambda1$", r"blocks.\1.ls\2.gamma"),
-        (r"^encoder\.layer\.(\d+)\.mlp\.(fc[12])\.(weight|bias)$", r"blocks.\1.mlp.\2.\3"),
-        (r"^layernorm\.(weight|bias)$", r"norm.\1"),
-    ]
     out = {}
     for name, value in state.items():
         m = re.match(r"^encoder\.layer\.(\d+)\.attention\.q_proj\.(weight|bias)$", name)
@@ -97,10 +110,9 @@ def dinov2_to_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
             continue
         if re.match(r"^encoder\.layer\.\d+\.attention\.[kv]_proj\.", name):
             continue
-        for pattern, repl in inverse:
-            if re.match(pattern, name):
-                out[re.sub(pattern, repl, name)] = value
-                break
+        renamed = _rename(name, _DINO_TO_OFFICIAL)
+        if renamed is not None:
+            out[renamed] = value
     return out
 
 
