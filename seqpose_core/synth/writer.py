@@ -27,7 +27,7 @@ from seqpose_core.data.nocs_io import (
     write_obj,
 )
 from seqpose_core.geometry import pose_to_srt
-from seqpose_core.synth.render import SceneRenderer
+from seqpose_core.synth.render import RenderedFrame, SceneRenderer
 from seqpose_core.synth.scene import DISTRACTOR_CLASS_ID, Scene, orbit_trajectory, sample_scene
 
 MIN_VISIBLE_PIXELS = 64  # at 640 x 480; scaled with the image area
@@ -146,21 +146,30 @@ def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator,
     min_px = max(8, round(MIN_VISIBLE_PIXELS * cfg.height * cfg.width / (480 * 640)))
     for f, (rot, pos) in enumerate(zip(rots, positions, strict=True)):
         view = renderer.render(cfg.k, rot, pos, (cfg.height, cfg.width))
-        prefix = folder / f"{f:04d}_"
-        write_color(Path(f"{prefix}color.png"), view.rgb)
-        write_depth(Path(f"{prefix}depth.png"), view.depth)
-        write_mask(Path(f"{prefix}mask.png"), view.instance)
-        write_coord(Path(f"{prefix}coord.png"), view.coord)
-        write_meta(Path(f"{prefix}meta.txt"), meta)
         label = _label(_annotations(scene, view, rot, pos, min_px), scene, names, test=split == "test")
-        write_label(Path(f"{prefix}label.pkl"), label)
+        _write_frame(folder / f"{f:04d}_", view, meta, label)
         if split == "test":
-            gts = root / "gts" / "real_test"
-            gts.mkdir(parents=True, exist_ok=True)
-            image_path = f"Real/test/scene_{scene_id}/{f:04d}"
-            with open(gts / f"results_real_test_scene_{scene_id}_{f:04d}.pkl", "wb") as fh:
-                pickle.dump(_gt_pickle(label, image_path), fh, protocol=2)
+            _write_gt(root, scene_id, f, label)
     return cfg.frames
+
+
+def _write_frame(prefix: Path, view: RenderedFrame, meta: list[MetaEntry], label: dict) -> None:
+    """One frame's files in the REAL layout: color, depth, mask, coord, meta and label pickle."""
+    write_color(Path(f"{prefix}color.png"), view.rgb)
+    write_depth(Path(f"{prefix}depth.png"), view.depth)
+    write_mask(Path(f"{prefix}mask.png"), view.instance)
+    write_coord(Path(f"{prefix}coord.png"), view.coord)
+    write_meta(Path(f"{prefix}meta.txt"), meta)
+    write_label(Path(f"{prefix}label.pkl"), label)
+
+
+def _write_gt(root: Path, scene_id: int, frame: int, label: dict) -> None:
+    """The held-out frame's GT pickle in the results format, under gts/real_test."""
+    gts = root / "gts" / "real_test"
+    gts.mkdir(parents=True, exist_ok=True)
+    image_path = f"Real/test/scene_{scene_id}/{frame:04d}"
+    with open(gts / f"results_real_test_scene_{scene_id}_{frame:04d}.pkl", "wb") as fh:
+        pickle.dump(_gt_pickle(label, image_path), fh, protocol=2)
 
 
 def generate(root: str | Path, cfg: SynthConfig) -> dict[str, int]:
