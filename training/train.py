@@ -200,28 +200,35 @@ class Trainer:
                 f" gradients (last loss {loss}); {self.run_dir / 'last.pt'} keeps the last saved state"
             )
 
-    def fit(self) -> None:
+    def run_epoch(self, bar: tqdm) -> int:
+        """Train from the current step to the end of its epoch (or of the run); returns the epoch."""
         o, r = self.cfg.optim, self.cfg.run
+        epoch, start = divmod(self.step, self.steps_per_epoch)
+        self.sampler.set_epoch(epoch, start * self.loader.batch_size)
+        self.samples.epoch = epoch
+        for batch in self.loader:
+            losses = train_step(self.model, self.criterion, batch, self.device, o.amp)
+            self.apply_gradients(losses["total"])
+            self.step += 1
+            bar.update(1)
+            last = self.step == self.total_steps
+            if self.rank == 0 and (self.step % r.log_every == 0 or last):
+                self.log.write(self.step, "train", {**losses, "lr": self.scheduler.get_last_lr()[0]})
+                bar.set_postfix(loss=f"{losses['total']:.3f}")
+            if self.step % r.checkpoint_every == 0 or last:
+                self.checkpoint()
+            if last:
+                break
+        return epoch
+
+    def fit(self) -> None:
+        r = self.cfg.run
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=self.rank != 0, desc=r.name, unit="step"
         )
         self.model.train()
         while self.step < self.total_steps:
-            epoch, start = divmod(self.step, self.steps_per_epoch)
-            self.sampler.set_epoch(epoch, start * self.loader.batch_size)
-            self.samples.epoch = epoch
-            for batch in self.loader:
-                losses = train_step(self.model, self.criterion, batch, self.device, o.amp)
-                self.apply_gradients(losses["total"])
-                self.step += 1
-                bar.update(1)
-                if self.rank == 0 and (self.step % r.log_every == 0 or self.step == self.total_steps):
-                    self.log.write(self.step, "train", {**losses, "lr": self.scheduler.get_last_lr()[0]})
-                    bar.set_postfix(loss=f"{losses['total']:.3f}")
-                if self.step % r.checkpoint_every == 0 or self.step == self.total_steps:
-                    self.checkpoint()
-                if self.step == self.total_steps:
-                    break
+            epoch = self.run_epoch(bar)
             epoch_done = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
             if epoch_done and r.eval_every_epochs and (epoch + 1) % r.eval_every_epochs == 0:
                 self.evaluate()
