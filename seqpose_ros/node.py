@@ -49,7 +49,7 @@ PARAMETERS = {
     "checkpoint": "",  # "" = the embedded default model (random weights if none ships)
     "device": "cpu",
     "multi_frame": True,
-    "score_threshold": 0.3,
+    "score_threshold": 0.2,
     "max_detections": 50,
     "image_topic": "image",
     "camera_info_topic": "camera_info",

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=("offline", "live"), default="offline")
     p.add_argument("--checkpoint", default=None, help="model (.safetensors); default: the embedded model")
     p.add_argument("--single-frame", action="store_true", help="disable the temporal memory")
-    p.add_argument("--score-threshold", type=float, default=0.3)
+    p.add_argument("--score-threshold", type=float, default=0.2)
     p.add_argument("--rate", type=float, default=1.0, help="live: playback rate (0: as fast as possible)")
     args = p.parse_args(argv)
     try:
