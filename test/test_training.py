@@ -68,6 +68,8 @@ def test_killed_run_resumes_to_the_same_parameters(synth_root, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resuming from step {killed_at}"
+    killed_seconds = read_meta(tmp_path / "killed" / "synthetic" / "final.safetensors")["train_seconds"]
+    assert killed_seconds > 0  # summed over the killed process and the resumed one
     rows = (tmp_path / "killed" / "synthetic" / "train.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
 

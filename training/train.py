@@ -121,7 +121,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best = int(state["step"]), float(state["best"])
-        self.seconds_before = float(state.get("seconds", 0.0))
+        self.seconds_before = state.get("seconds")  # None: saved before training time was kept
 
     def _state(self) -> dict:
         return {
@@ -134,11 +134,14 @@ class Trainer:
             "config": self.cfg.to_dict(),
         }
 
-    def seconds(self) -> float:
-        return self.seconds_before + time.monotonic() - self.started
+    def seconds(self) -> float | None:
+        if self.seconds_before is None:
+            return None
+        return float(self.seconds_before) + time.monotonic() - self.started
 
     def meta(self) -> dict:
-        return {"step": self.step, "train_seconds": round(self.seconds(), 1)}
+        seconds = self.seconds()
+        return {"step": self.step, **({"train_seconds": round(seconds, 1)} if seconds is not None else {})}
 
     def checkpoint(self) -> None:
         if self.rank == 0:
