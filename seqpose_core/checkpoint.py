@@ -37,21 +37,31 @@ def save_model(model: SeqPose, path: str | Path, meta: dict | None = None) -> Pa
     return path
 
 
-def read_config(path: str | Path) -> ModelConfig:
+def _read_doc(path: str | Path) -> tuple[Path, dict]:
+    """The YAML beside a checkpoint's weights: its path and contents (errors name the file)."""
     cpath = config_path(Path(path).with_suffix(".safetensors"))
     if not cpath.is_file():
         raise CheckpointError(f"{cpath}: no such file (a checkpoint's config must lie beside its weights)")
     try:
         doc = yaml.safe_load(cpath.read_text())
+    except yaml.YAMLError as exc:
+        raise CheckpointError(f"{cpath}: not a seqpose model config ({exc})") from exc
+    return cpath, doc
+
+
+def read_config(path: str | Path) -> ModelConfig:
+    cpath, doc = _read_doc(path)
+    try:
         return ModelConfig.from_dict(doc["model"])
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{cpath}: not a seqpose model config ({exc})") from exc
 
 
 def read_meta(path: str | Path) -> dict:
     """The ``meta`` the checkpoint was saved with (e.g. step, train_seconds); {} when it has none."""
-    read_config(path)  # names a missing or broken config file
-    doc = yaml.safe_load(config_path(Path(path).with_suffix(".safetensors")).read_text())
+    cpath, doc = _read_doc(path)
+    if not isinstance(doc, dict):
+        raise CheckpointError(f"{cpath}: not a seqpose model config (not a mapping)")
     return doc.get("meta") or {}
 
 
