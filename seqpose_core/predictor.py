@@ -21,6 +21,8 @@ from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.model.seqpose import SeqPose
 
 UNTRACKED = -1
+# Publishing threshold of the node, replay and demo: the embedded model's best queries score 0.25-0.3.
+DEFAULT_SCORE_THRESHOLD = 0.2
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Predictor:
         model: SeqPose,
         device: str | torch.device,
         multi_frame: bool = True,
-        score_threshold: float = 0.3,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         max_detections: int = 50,
         max_gap: float = 1.0,
     ):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from seqpose_core.assets import default_checkpoint
+from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 from seqpose_core.synth.writer import SynthConfig, generate
 from seqpose_ros.bag import write_nocs_bag
 from seqpose_ros.live import replay_live
@@ -49,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     write_nocs_bag(data, "real_test", "scene_1", bag)
     print(f"demo: recorded {args.frames} frames of a new synthetic scene in {bag}")
     replay = replay_live(
-        bag, str(ckpt) if ckpt else None, multi_frame=True, score_threshold=0.2, rate=args.rate
+        bag,
+        str(ckpt) if ckpt else None,
+        multi_frame=True,
+        score_threshold=DEFAULT_SCORE_THRESHOLD,
+        rate=args.rate,
     )
     summary = write_replay_report(bag, replay, args.out / "report", str(ckpt or "random weights"))
     keys = ("IoU25", "IoU50", "10cm", "10deg", "10deg10cm", "5deg5cm")

@@ -32,7 +32,7 @@ from seqpose_core.assets import default_checkpoint
 from seqpose_core.checkpoint import CheckpointError, load_model
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
-from seqpose_core.predictor import Predictor
+from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 from seqpose_ros.converters import (
     ConversionError,
     camera_info_to_k,
@@ -49,7 +49,7 @@ PARAMETERS = {
     "checkpoint": "",  # "" = the embedded default model (random weights if none ships)
     "device": "cpu",
     "multi_frame": True,
-    "score_threshold": 0.2,
+    "score_threshold": DEFAULT_SCORE_THRESHOLD,
     "max_detections": 50,
     "image_topic": "image",
     "camera_info_topic": "camera_info",

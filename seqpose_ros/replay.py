@@ -28,7 +28,7 @@ from seqpose_core.evaluation.report import write_report
 from seqpose_core.evaluation.results import ImageResult
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
-from seqpose_core.predictor import PoseEstimate, Predictor
+from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, PoseEstimate, Predictor
 from seqpose_core.visualize import GT_COLOUR, PRED_COLOUR, draw_box, tile
 from seqpose_ros.bag import BagError, BagFrame, read_camera_bag
 
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=("offline", "live"), default="offline")
     p.add_argument("--checkpoint", default=None, help="model (.safetensors); default: the embedded model")
     p.add_argument("--single-frame", action="store_true", help="disable the temporal memory")
-    p.add_argument("--score-threshold", type=float, default=0.2)
+    p.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD)
     p.add_argument("--rate", type=float, default=1.0, help="live: playback rate (0: as fast as possible)")
     args = p.parse_args(argv)
     try:
