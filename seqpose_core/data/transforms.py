@@ -6,6 +6,8 @@ same camera frame, so every 3D annotation still projects onto its object.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -83,19 +85,6 @@ class PhotometricJitter:
         return frame.with_(rgb=np.clip(img, 0, 255).astype(np.uint8))
 
 
-class Compose:
-    def __init__(self, *steps: object):
-        self.steps = steps
-
-    def __call__(self, frame: Frame) -> Frame:
-        for step in self.steps:
-            frame = step(frame)
-        return frame
-
-
-def train_transform(out_hw: tuple[int, int] = INPUT_SIZE, seed: int | None = None) -> Compose:
-    return Compose(lambda f: resize_crop(f, out_hw), PhotometricJitter(seed=seed))
-
-
-def eval_transform(out_hw: tuple[int, int] = INPUT_SIZE) -> Compose:
-    return Compose(lambda f: resize_crop(f, out_hw))
+def eval_transform(out_hw: tuple[int, int] = INPUT_SIZE) -> Callable[[Frame], Frame]:
+    """The evaluation-time transform: resize and centre-crop only (training adds the jitter)."""
+    return functools.partial(resize_crop, out_hw=out_hw)
