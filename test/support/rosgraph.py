@@ -38,6 +38,7 @@ class CameraRig:
         self.pub_image = self.node.create_publisher(Image, "/test/image", qos)
         self.pub_info = self.node.create_publisher(CameraInfo, "/test/camera_info", qos)
         self.got: dict[str, list] = defaultdict(list)
+        self.subs: dict[str, object] = {}
         for topic, kind in (
             ("/detections", Detection3DArray),
             ("/tf", TFMessage),
@@ -45,7 +46,8 @@ class CameraRig:
             ("/seqpose/status", FrameStatus),
             ("/diagnostics", DiagnosticArray),
         ):
-            self.node.create_subscription(kind, topic, lambda m, t=topic: self.got[t].append(m), qos)
+            sub = self.node.create_subscription(kind, topic, lambda m, t=topic: self.got[t].append(m), qos)
+            self.subs[topic] = sub
 
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -59,14 +61,21 @@ class CameraRig:
                 raise AssertionError(f"timed out waiting for {what}")
             self.executor.spin_once(timeout_sec=0.05)
 
-    def wait_for_node(self, timeout: float = 60.0) -> None:
+    def wait_for_node(self, timeout: float = 60.0, settle: float = 1.0) -> None:
+        """Until this side has matched the node's subscriptions and its status/detections publishers,
+        then ``settle`` s more: matching is done on each side on its own, and the node's side cannot be
+        seen from here (a frame sent before it has matched is lost, as on any ROS graph)."""
         self.wait_for(
             lambda: (
-                self.pub_image.get_subscription_count() > 0 and self.pub_info.get_subscription_count() > 0
+                self.pub_image.get_subscription_count() > 0
+                and self.pub_info.get_subscription_count() > 0
+                and self.subs["/seqpose/status"].get_publisher_count() > 0
+                and self.subs["/detections"].get_publisher_count() > 0
             ),
             timeout,
-            "the node's subscriptions",
+            "the node's subscriptions and publishers",
         )
+        self.spin(settle)
 
     def send(
         self, rgb: np.ndarray, k: np.ndarray, stamp: float, frame_id: str = "cam_optical", info: bool = True
