@@ -24,6 +24,9 @@ def overrides(synth_root, out_dir, **extra):
     values = {
         "data.root": str(synth_root),
         "data.clip_length": 2,
+        "model.memory_frames": 1,
+        "data.extra_roots": "[]",
+        "data.val_root": "''",
         "data.workers": 0,
         "model.input_size": "[112,154]",
         "optim.batch_size": 2,

@@ -18,12 +18,14 @@ from seqpose_core.model.config import ModelConfig
 class DataConfig:
     root: str = "data"
     train_subset: str = "real_train"
+    extra_roots: list[str] = field(default_factory=list)  # more training data: the same subset of these
     val_subset: str = "real_test"
     clip_length: int = 1  # 1: single-frame training; > 1: clips with the memory carried through
     clip_stride: int = 1
     clip_step: int = 1
     workers: int = 2
-    val_every_nth: int = 1  # evaluate every n-th validation frame (smaller, faster validation)
+    val_root: str = ""  # dataset root of the validation subset ("": root); never the benchmark's test
+    val_every_nth: int = 1  # SF: every n-th validation frame; MF always validates at the full frame rate
 
 
 @dataclass
@@ -43,9 +45,11 @@ class LossConfig:
     """Loss weights (eq. 10; the paper: all 1 but rotation 10) and Hungarian matching costs.
 
     The paper gives no matching costs. Ours let position decide which query answers an
-    object (translation 10 per metre, rotation 1): with rotation 10 in the cost, as in the
-    loss, a 4-frame overfit barely learned to localise (translation L1 0.26 -> 0.15 m in 150
-    steps, against 0.23 -> 0.12 m in 60 steps with these costs).
+    object: with ``normalized`` position is compared as (x/z, y/z, log z) and size as log
+    size (seqpose_core.model.matcher), so 10 cm at 0.8 m costs about 10 x 0.37 = 3.7 while
+    a 30 degree rotation costs 0.14 and the class term spans about 2. With rotation 10 in
+    the cost, as in the loss, a first CPU run collapsed to image-independent boxes.
+    ``normalized: false`` compares metres (the first recipe, for the ablation).
     """
 
     weights: dict = field(default_factory=dict)  # overrides of seqpose_core's DEFAULT_WEIGHTS
@@ -53,6 +57,7 @@ class LossConfig:
     match_translation: float = 10.0
     match_rotation: float = 1.0
     match_size: float = 1.0
+    normalized: bool = True
 
 
 @dataclass
@@ -77,6 +82,14 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        need = self.model.memory_frames + 1
+        if 1 < self.data.clip_length < need:
+            raise ValueError(
+                f"data.clip_length {self.data.clip_length} gives the memory fewer past frames than"
+                f" model.memory_frames {self.model.memory_frames} keeps at inference: use at least {need}"
+            )
 
     @property
     def multi_frame(self) -> bool:

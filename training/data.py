@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from seqpose_core.data.collate import collate_clips, collate_frames
 from seqpose_core.data.frame import Frame
@@ -42,7 +42,7 @@ class EpochSampler(Sampler[int]):
 class TrainSamples(torch.utils.data.Dataset):
     """Wraps NocsFrames / NocsClips: resize-crop, then jitter seeded by (seed, epoch, index)."""
 
-    def __init__(self, base: NocsFrames | NocsClips, cfg: TrainConfig):
+    def __init__(self, base: NocsFrames | NocsClips | ConcatDataset, cfg: TrainConfig):
         self.base, self.seed, self.epoch = base, cfg.run.seed, 0
         self.size = cfg.model.input_size
 
@@ -64,10 +64,13 @@ def build_train_loader(
     cfg: TrainConfig, rank: int, world: int
 ) -> tuple[DataLoader, EpochSampler, TrainSamples]:
     d = cfg.data
-    if cfg.multi_frame:
-        base = NocsClips(d.root, d.train_subset, d.clip_length, d.clip_stride, d.clip_step)
-    else:
-        base = NocsFrames(d.root, d.train_subset)
+    parts = [
+        NocsClips(root, d.train_subset, d.clip_length, d.clip_stride, d.clip_step)
+        if cfg.multi_frame
+        else NocsFrames(root, d.train_subset)
+        for root in [d.root, *d.extra_roots]
+    ]
+    base = parts[0] if len(parts) == 1 else ConcatDataset(parts)
     samples = TrainSamples(base, cfg)
     sampler = EpochSampler(len(samples), cfg.run.seed, rank, world)
     per_rank = max(1, cfg.optim.batch_size // world)

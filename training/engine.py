@@ -41,7 +41,7 @@ def train_step(
         last = t == len(frames) - 1
         sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
         with sync, torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            out = model(frame["image"], frame["k"], memory, frame["stamp"])
+            out = model(frame["image"], frame["k"], memory, frame["stamp"], targets=frame)
             losses = criterion(out, frame)
             (losses["total"] / len(frames)).backward()
         if memory is not None:

@@ -72,8 +72,10 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, steps: int):  # no
 
 def build_criterion(cfg: TrainConfig) -> SetCriterion:
     lc = cfg.loss
-    matcher = HungarianMatcher(lc.match_class, lc.match_translation, lc.match_rotation, lc.match_size)
-    return SetCriterion(cfg.model.num_classes, weights=lc.weights, matcher=matcher)
+    matcher = HungarianMatcher(
+        lc.match_class, lc.match_translation, lc.match_rotation, lc.match_size, normalized=lc.normalized
+    )
+    return SetCriterion(cfg.model.num_classes, weights=lc.weights, matcher=matcher, normalized=lc.normalized)
 
 
 class Trainer:
@@ -153,10 +155,10 @@ class Trainer:
         d, r = self.cfg.data, self.cfg.run
         metrics = validate(
             self.model,
-            NocsSubset(d.root, d.val_subset),
+            NocsSubset(d.val_root or d.root, d.val_subset),
             self.device,
             self.cfg.multi_frame,
-            d.val_every_nth,
+            1 if self.cfg.multi_frame else d.val_every_nth,  # MF: the time gaps of inference
             r.score_threshold,
         )
         summary = {k: v["mean"] for k, v in metrics.summary().items()}
@@ -210,6 +212,7 @@ class Trainer:
         self.sampler.set_epoch(epoch, start * self.loader.batch_size)
         self.samples.epoch = epoch
         for batch in self.loader:
+            torch.manual_seed(r.seed * 1_000_003 + self.step)  # denoising noise: same on resume
             losses = train_step(self.model, self.criterion, batch, self.device, o.amp)
             self.apply_gradients(losses["total"])
             self.step += 1

@@ -64,6 +64,13 @@ class ModelConfig:
     memory_topk: int = 64
     depth_range: tuple[float, float] = (0.2, 2.5)
     num_classes: int = 6
+    pos_encoding: str = "sine"  # query position encoding: "sine" (Fourier + MLP) or "mlp" (raw)
+    detach_first_ref: bool = False  # True: the first recipe, anchors got no gradient from layer 0
+    dense_queries: int = 0  # anchors of this many queries come from the seg + depth heads (0: off)
+    train_groups: int = 1  # Group DETR: query groups, each matched one-to-one (training only)
+    dn_groups: int = 0  # denoising groups of noised ground truth per image (training only; 0: off)
+    dn_noise: float = 0.4  # denoising anchor shift, up to this fraction of the object size per axis
+    dn_label_noise: float = 0.2  # probability that a denoising query's class is replaced
     freeze_encoder: bool = True
     encoder_weights: str = ""  # DINOv2 checkpoint (official .pth or Hugging Face folder); "" = random
     decoder_weights: str = ""  # DepthAnythingV2 checkpoint (encoder + DPT decoder); "" = random
@@ -78,6 +85,12 @@ class ModelConfig:
             raise ValueError(f"input_size {self.input_size} must be multiples of the 14-pixel patch")
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
+        if not 0 <= self.dense_queries <= self.num_queries:
+            raise ValueError(f"dense_queries {self.dense_queries} must lie in [0, num_queries]")
+        if self.train_groups < 1 or self.dn_groups < 0:
+            raise ValueError(
+                f"train_groups {self.train_groups} must be >= 1, dn_groups {self.dn_groups} >= 0"
+            )
 
     @property
     def encoder_spec(self) -> dict:

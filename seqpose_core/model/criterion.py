@@ -3,7 +3,8 @@
 Focal loss for classes, L1 for translation and size, a symmetry-aware L1 on rotation
 matrices (weight 10), smooth L1 for depth and normals on valid pixels, cross-entropy
 for the semantic mask. Set losses are normalized by the number of objects; each decoder
-layer is matched and supervised on its own (DETR's auxiliary losses).
+layer is matched and supervised on its own (DETR's auxiliary losses), and so is each
+training-only query group (Group DETR); denoising queries reconstruct their own object.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqpose_core.model.matcher import HungarianMatcher, rotation_distance, symmetric_mask
+from seqpose_core.model.denoising import DenoisingQueries
+from seqpose_core.model.matcher import (
+    HungarianMatcher,
+    position_and_size,
+    rotation_distance,
+    symmetric_mask,
+)
 
 DEFAULT_WEIGHTS = {
     "class": 1.0,
@@ -36,43 +43,96 @@ def sigmoid_focal_loss(
 
 
 class SetCriterion(nn.Module):
+    """The training loss: Hungarian-matched set losses per decoder layer, the losses of the
+    training-only query groups and denoising queries, and the dense auxiliary losses.
+
+    With ``normalized`` (the default) translation is compared as (x/z, y/z, log z) and size
+    as log size, as in the matcher; otherwise in metres (the first recipe).
+    """
+
     def __init__(
         self,
         num_classes: int,
         weights: dict[str, float] | None = None,
         matcher: HungarianMatcher | None = None,
+        normalized: bool = True,
     ):
         super().__init__()
         self.num_classes = num_classes
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
-        self.matcher = matcher or HungarianMatcher(w_rotation=self.weights["rotation"])
+        self.matcher = matcher or HungarianMatcher(normalized=normalized)
+        self.normalized = normalized
 
     def forward(self, out: dict, target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """out: the model's outputs; target: a collated batch. Returns each weighted term and 'total'."""
+        """out: the model's outputs; target: a collated batch. Returns each weighted term and 'total'.
+
+        Terms: ``class``, ``translation``, ``rotation``, ``size`` of the last layer, the same
+        with ``_i`` for layer i; ``group_*`` summed over the extra groups and layers, ``dn_*``
+        over the denoising queries' layers; ``depth``, ``normal``, ``seg``.
+        """
         num = max(float(target["valid"].sum()), 1.0)
         losses: dict[str, torch.Tensor] = {}
         for i, layer in enumerate(out["layers"]):
-            matches = self.matcher(layer, target)
             suffix = "" if i == len(out["layers"]) - 1 else f"_{i}"
-            for name, value in self.set_losses(layer, target, matches, num).items():
-                losses[name + suffix] = self.weights[name] * value
+            self._add(losses, "", suffix, self.set_losses(layer, target, self.matcher(layer, target), num))
+        for group in out.get("groups", []):
+            for layer in group:
+                self._add(
+                    losses, "group_", "", self.set_losses(layer, target, self.matcher(layer, target), num)
+                )
+        if "dn" in out:
+            dn = out["dn"]["queries"]
+            for layer in out["dn"]["layers"]:
+                self._add(losses, "dn_", "", self.denoising_losses(layer, target, dn, num * dn.groups))
         if "aux" in out:
             for name, value in self.dense_losses(out["aux"], target).items():
                 losses[name] = self.weights[name] * value
         losses["total"] = sum(losses.values())
         return losses
 
+    def _add(self, losses: dict, prefix: str, suffix: str, terms: dict[str, torch.Tensor]) -> None:
+        for name, value in terms.items():
+            key = prefix + name + suffix
+            losses[key] = losses.get(key, 0.0) + self.weights[name] * value
+
     def set_losses(self, p: dict, t: dict, matches: list[tuple], num: float) -> dict[str, torch.Tensor]:
         b_idx = torch.cat([torch.full_like(q, b) for b, (q, _) in enumerate(matches)])
         q_idx = torch.cat([q for q, _ in matches])
         gt_idx = torch.cat([torch.nonzero(t["valid"][b])[:, 0][g] for b, (_, g) in enumerate(matches)])
+        return self.pose_losses(p, t, b_idx, q_idx, gt_idx, num, all_queries=True)
+
+    def denoising_losses(self, p: dict, t: dict, dn: DenoisingQueries, num: float) -> dict[str, torch.Tensor]:
+        """Denoising query g*N + n reconstructs object n: no matching; padded slots are skipped."""
+        b_idx, q_idx = torch.nonzero(dn.valid, as_tuple=True)
+        gt_idx = dn.object_index.to(q_idx.device)[q_idx]
+        return self.pose_losses(p, t, b_idx, q_idx, gt_idx, num, all_queries=False)
+
+    def pose_losses(
+        self,
+        p: dict,
+        t: dict,
+        b_idx: torch.Tensor,
+        q_idx: torch.Tensor,
+        gt_idx: torch.Tensor,
+        num: float,
+        all_queries: bool,
+    ) -> dict[str, torch.Tensor]:
+        """Losses of queries (b_idx, q_idx) against objects (b_idx, gt_idx). The class loss covers
+        every query (unmatched ones learn 'no object') when all_queries, else only these."""
+        classes = t["class_ids"][b_idx, gt_idx]
+        logits = p["logits"] if all_queries else p["logits"][b_idx, q_idx][None]
+        cls_b, cls_q = (b_idx, q_idx) if all_queries else (torch.zeros_like(b_idx), torch.arange(len(b_idx)))
+        p_pos, p_size = position_and_size(
+            p["translation"][b_idx, q_idx], p["size"][b_idx, q_idx], self.normalized
+        )
+        t_pos, t_size = position_and_size(
+            t["translations"][b_idx, gt_idx], t["sizes"][b_idx, gt_idx], self.normalized
+        )
         return {
-            "class": self.loss_class(p["logits"], t["class_ids"][b_idx, gt_idx], b_idx, q_idx, num),
-            "translation": self.loss_l1(
-                p["translation"][b_idx, q_idx], t["translations"][b_idx, gt_idx], num
-            ),
+            "class": self.loss_class(logits, classes, cls_b, cls_q, num),
+            "translation": self.loss_l1(p_pos, t_pos, num),
             "rotation": self.loss_rotation(p["rotation"][b_idx, q_idx], t, b_idx, gt_idx, num),
-            "size": self.loss_l1(p["size"][b_idx, q_idx], t["sizes"][b_idx, gt_idx], num),
+            "size": self.loss_l1(p_size, t_size, num),
         }
 
     def loss_class(

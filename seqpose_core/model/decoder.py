@@ -1,13 +1,19 @@
 """The spatial-temporal sparse query (STSQ) decoder and the 9-DoF prediction head.
 
-Per frame: the learnable 3D query anchors, preceded by the top-K queries of the previous
-frame (eq. 6), pass through ``num_layers`` layers of
+Per frame: the 3D query anchors (learned, or some selected from the dense heads), preceded
+by the top-K queries of the previous frame (eq. 6), pass through ``num_layers`` layers of
   temporal cross-attention to cat(current queries, memory queue) (eq. 7; self-attention
   when the memory is off, i.e. single-frame mode),
   geometry-aware deformable cross-attention to the feature pyramid (eq. 8),
   a feed-forward block,
-and after every layer the head predicts class logits, an anchor refinement (the
-translation), a 6D rotation and the metric size (eq. 9).
+and after every layer the head refines the anchors (the translation); the class logits,
+6D rotation and metric size (eq. 9) are predicted after every layer in training (DETR's
+auxiliary losses) and after the last one only at inference.
+
+The first layer refines a differentiable anchor, so the learned anchors get gradient
+from the pose losses; later layers start from a detached anchor (Deformable DETR).
+In training, extra query groups (Group DETR) and denoising queries (DN-DETR) join the
+matching queries behind an attention mask; only the matching queries enter the memory.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from torch import nn
 from seqpose_core.model.anchors import anchors_to_points
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.deformable import GeometryDeformableAttention
+from seqpose_core.model.denoising import DenoisingQueries, build_denoising, group_attention_mask
 from seqpose_core.model.memory import MemoryFrame
+from seqpose_core.model.position import QueryPositionEncoding
 from seqpose_core.model.rotation import rot6d_to_matrix
 from seqpose_core.model.temporal import PoseAwareLayerNorm
 
@@ -47,57 +55,119 @@ class DecoderLayer(nn.Module):
         features: list[torch.Tensor],
         k: torch.Tensor,
         hw: tuple[int, int],
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """q, pos (B, Q, D); memory (embed, pos) (B, M, D) or None; points (B, Q, 3) -> (B, Q, D)."""
+        """q, pos (B, Q, D); memory (embed, pos) (B, M, D) or None; points (B, Q, 3);
+        mask (Q, Q + M) bool, True = blocked, or None -> (B, Q, D)."""
         key, value = q + pos, q
         if memory is not None:
             key, value = torch.cat([key, memory[0] + memory[1]], 1), torch.cat([value, memory[0]], 1)
-        q = self.norms[0](q + self.temporal(q + pos, key, value, need_weights=False)[0])
+        attn = self.temporal(q + pos, key, value, attn_mask=mask, need_weights=False)[0]
+        q = self.norms[0](q + attn)
         q = self.norms[1](q + self.geometric(q + pos, points, features, k, hw))
         return self.norms[2](q + self.ffn(q))
 
 
 class PoseHead(nn.Module):
-    """Query -> class logits, anchor refinement (3), 6D rotation, log size (eq. 9)."""
+    """Query -> anchor refinement (3); and class logits, 6D rotation, log size (eq. 9)."""
 
     def __init__(self, d_model: int, num_classes: int):
         super().__init__()
         self.cls = nn.Linear(d_model, num_classes)
-        self.box = _mlp(d_model, d_model, 3 + 6 + 3)
+        self.refine = _mlp(d_model, d_model, 3)
+        self.pose = _mlp(d_model, d_model, 6 + 3)
         nn.init.constant_(self.cls.bias, -4.6)  # focal-loss prior: p = 0.01
-        nn.init.normal_(self.box[-1].weight, std=1e-3)  # near-identity start, gradients flow from step 0
+        for mlp in (self.refine, self.pose):  # near-identity start, gradients flow from step 0
+            nn.init.normal_(mlp[-1].weight, std=1e-3)
+            nn.init.zeros_(mlp[-1].bias)
         with torch.no_grad():
-            self.box[-1].bias.copy_(torch.tensor([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0.0]))
+            self.pose[-1].bias[:6].copy_(torch.tensor([1.0, 0, 0, 0, 1, 0]))
 
-    def forward(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.box(q)
-        return self.cls(q), out[..., :3], out[..., 3:9], out[..., 9:]
+    def forward(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q (B, Q, D) -> logits (B, Q, C), rot6d (B, Q, 6), log size (B, Q, 3)."""
+        out = self.pose(q)
+        return self.cls(q), out[..., :6], out[..., 6:]
+
+
+def _split(pred: dict[str, torch.Tensor], sizes: list[int]) -> list[dict[str, torch.Tensor]]:
+    """Per-query predictions (B, sum(sizes), ...) -> one dict per query group."""
+    parts = {name: value.split(sizes, 1) for name, value in pred.items()}
+    return [{name: parts[name][i] for name in pred} for i in range(len(sizes))]
 
 
 class STSQDecoder(nn.Module):
+    """Sparse 3D queries with a temporal memory -> per-layer 9-DoF set predictions."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         d = cfg.d_model
-        self.content = nn.Embedding(cfg.num_queries, d)
-        self.anchors = nn.Embedding(cfg.num_queries, 3)
+        self.learned = cfg.num_queries - cfg.dense_queries
+        self.content = nn.Embedding(cfg.num_queries * cfg.train_groups, d)
+        self.anchors = nn.Embedding(max(1, self.learned * cfg.train_groups), 3)
         nn.init.uniform_(self.anchors.weight, -2.5, 2.5)  # logits: spread over the frustum
-        self.pos = _mlp(3, d, d)
+        self.label_embed = nn.Embedding(cfg.num_classes + 1, d) if cfg.dn_groups else None
+        self.pos = QueryPositionEncoding(d, cfg.pos_encoding)
         self.pose_norm = PoseAwareLayerNorm(d)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_layers))
         self.heads = nn.ModuleList(PoseHead(d, cfg.num_classes) for _ in range(cfg.num_layers))
 
-    def _queries(self, b: int, previous: MemoryFrame | None, stamp: torch.Tensor):
-        """Current queries: cat(top-K of t-1, learnable anchors) (eq. 6)."""
-        q = self.content.weight[None].expand(b, -1, -1)
-        anchors = self.anchors.weight[None].expand(b, -1, -1)
+    def _group(self, g: int, b: int, dense: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Content (B, Q, D) and anchors (B, Q, 3) of query group g: dense anchors first."""
+        q = self.cfg.num_queries
+        content = self.content.weight[g * q : (g + 1) * q][None].expand(b, -1, -1)
+        anchors = self.anchors.weight[g * self.learned : (g + 1) * self.learned][None].expand(b, -1, -1)
+        if dense is not None:
+            anchors = torch.cat([dense, anchors], 1)
+        return content, anchors
+
+    def _queries(
+        self,
+        b: int,
+        previous: MemoryFrame | None,
+        stamp: torch.Tensor,
+        dense: torch.Tensor | None,
+        dn: DenoisingQueries | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+        """All queries: cat(top-K of t-1, group 0) (eq. 6), then the training-only groups and
+        denoising queries. Returns content (B, L, D), anchors (B, L, 3), ids of group 0 (B, Q0)
+        and the group sizes."""
+        q, anchors = self._group(0, b, dense)
         ids = torch.zeros(b, q.shape[1], dtype=torch.long, device=q.device)
         if previous is not None:
             dt = (stamp[:, None] - previous.stamp[:, None]).expand(-1, previous.embed.shape[1])
             q = torch.cat([self.pose_norm(previous.embed, dt), q], 1)
             anchors = torch.cat([previous.anchors, anchors], 1)
             ids = torch.cat([previous.track_ids, ids], 1)
-        return q, anchors, ids
+        contents, anchor_list = [q], [anchors]
+        for g in range(1, self.cfg.train_groups if self.training else 1):
+            c, a = self._group(g, b, dense)
+            contents.append(c)
+            anchor_list.append(a)
+        if dn is not None:
+            contents.append(dn.content)
+            anchor_list.append(dn.anchors)
+        sizes = [c.shape[1] for c in contents]
+        return torch.cat(contents, 1), torch.cat(anchor_list, 1), ids, sizes
+
+    def _mask(self, sizes: list[int], dn: bool, memory_len: int, device: torch.device) -> torch.Tensor | None:
+        if len(sizes) == 1:
+            return None
+        sees_first = [True] + [False] * (len(sizes) - 1 - dn) + [True] * dn
+        mask = group_attention_mask(sizes, sees_first, device)
+        return torch.cat([mask, mask.new_zeros(mask.shape[0], memory_len)], 1)  # memory: seen by all
+
+    def _predict(
+        self, head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, k: torch.Tensor, hw: tuple[int, int]
+    ) -> dict[str, torch.Tensor]:
+        logits, rot6d, log_size = head(q)
+        return {
+            "logits": logits,
+            "translation": anchors_to_points(anchors, k, hw, self.cfg.depth_range),
+            "rot6d": rot6d,
+            "rotation": rot6d_to_matrix(rot6d),
+            "size": SIZE_PRIOR * torch.exp(log_size.clamp(-5, 3)),
+        }
 
     def forward(
         self,
@@ -107,34 +177,52 @@ class STSQDecoder(nn.Module):
         memory: MemoryFrame | None = None,
         previous: MemoryFrame | None = None,
         stamp: torch.Tensor | None = None,
+        dense: torch.Tensor | None = None,
+        targets: dict[str, torch.Tensor] | None = None,
     ) -> dict:
         """features: 4 maps (B, D, h, w); k (B, 3, 3) of the input image hw; memory: the queue's
-        entries (eq. 5) and previous: its latest frame, both None in single-frame mode; stamp (B,).
+        entries (eq. 5) and previous: its latest frame, both None in single-frame mode; stamp (B,);
+        dense: anchors (B, dense_queries, 3) selected from the dense heads, or None; targets: the
+        batch (training with denoising queries only).
 
-        Returns per-layer predictions ``layers`` [{logits (B, Q, C), translation (B, Q, 3),
-        rot6d (B, Q, 6), rotation (B, Q, 3, 3), size (B, Q, 3)}], the final ``embed`` (B, Q, D),
-        ``anchors`` (B, Q, 3) logits and ``track_ids`` (B, Q) (0 for fresh queries).
+        Returns ``layers``: predictions of the matching queries {logits (B, Q, C), translation
+        (B, Q, 3), rot6d (B, Q, 6), rotation (B, Q, 3, 3), size (B, Q, 3)}, one per layer in
+        training, the last layer's only at inference; the final ``embed`` (B, Q, D), ``anchors``
+        (B, Q, 3) logits and ``track_ids`` (B, Q) (0 for fresh queries). In training also
+        ``groups`` (per extra group, its per-layer predictions) and ``dn`` (the denoising
+        queries' per-layer predictions and their ``DenoisingQueries``).
         """
-        b = k.shape[0]
+        b, cfg = k.shape[0], self.cfg
         stamp = stamp if stamp is not None else torch.zeros(b, dtype=k.dtype, device=k.device)
-        q, anchors, ids = self._queries(b, previous, stamp)
+        dn = None
+        if self.training and cfg.dn_groups and targets is not None:
+            dn = build_denoising(
+                targets, self.label_embed, cfg.dn_groups, cfg.dn_noise, cfg.dn_label_noise, k, hw,
+                cfg.depth_range,
+            )  # fmt: skip
+        q, anchors, ids, sizes = self._queries(b, previous, stamp, dense, dn)
         mem = None
         if memory is not None:
             mem_embed = self.pose_norm(memory.embed, stamp[:, None] - memory.stamp)
             mem = (mem_embed, self.pos(torch.sigmoid(memory.anchors)))
-        layers = []
-        for layer, head in zip(self.layers, self.heads, strict=True):
-            points = anchors_to_points(anchors, k, hw, self.cfg.depth_range)
-            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, features, k, hw)
-            logits, delta, rot6d, log_size = head(q)
-            anchors = anchors.detach() + delta  # iterative refinement, as in Deformable DETR
-            layers.append(
-                {
-                    "logits": logits,
-                    "translation": anchors_to_points(anchors, k, hw, self.cfg.depth_range),
-                    "rot6d": rot6d,
-                    "rotation": rot6d_to_matrix(rot6d),
-                    "size": SIZE_PRIOR * torch.exp(log_size.clamp(-5, 3)),
-                }
-            )
-        return {"layers": layers, "embed": q, "anchors": anchors, "track_ids": ids}
+        mask = self._mask(sizes, dn is not None, 0 if mem is None else mem[0].shape[1], q.device)
+        per_layer = []
+        for i, (layer, head) in enumerate(zip(self.layers, self.heads, strict=True)):
+            points = anchors_to_points(anchors, k, hw, cfg.depth_range)
+            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, features, k, hw, mask)
+            ref = anchors if i == 0 and not cfg.detach_first_ref else anchors.detach()
+            anchors = ref + head.refine(q)
+            if self.training or i == len(self.layers) - 1:
+                per_layer.append(_split(self._predict(head, q, anchors, k, hw), sizes))
+        out = {
+            "layers": [parts[0] for parts in per_layer],
+            "embed": q[:, : sizes[0]],
+            "anchors": anchors[:, : sizes[0]],
+            "track_ids": ids,
+        }
+        if self.training:
+            extra = len(sizes) - 1 - (dn is not None)
+            out["groups"] = [[parts[g] for parts in per_layer] for g in range(1, 1 + extra)]
+            if dn is not None:
+                out["dn"] = {"layers": [parts[-1] for parts in per_layer], "queries": dn}
+        return out

@@ -1,8 +1,11 @@
 """Hungarian matching of queries to ground-truth objects (scipy's linear_sum_assignment).
 
-Cost = class (focal form, as Deformable DETR) + L1 translation + 10 x rotation + L1 size.
-The rotation cost compares only the y axes for objects symmetric about y (bottle, bowl,
-can, and a mug whose handle is not visible).
+Cost = class (focal form, as Deformable DETR) + L1 position + rotation + L1 size. With
+``normalized`` (the default) position is compared as (x/z, y/z, log z) and size as log
+size, so that an error weighs the same at every distance and for every object size; the
+metric form (metres) is the first recipe, kept for the ablation. The rotation cost compares
+only the y axes for objects symmetric about y (bottle, bowl, can, and a mug whose handle is
+not visible).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from seqpose_core.categories import MUG_CLASS_ID, SYMMETRIC_CLASS_IDS
+from seqpose_core.model.position import position_code
 
 OBJECT_KEYS = ("class_ids", "translations", "rotations", "sizes", "handle_visible")
 
@@ -34,19 +38,32 @@ def rotation_distance(pred: torch.Tensor, gt: torch.Tensor, symmetric: torch.Ten
     return torch.where(symmetric, y_axis, full)
 
 
+def position_and_size(
+    translation: torch.Tensor, size: torch.Tensor, normalized: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The spaces in which positions and sizes are compared: (x/z, y/z, log z) and log size, or metres."""
+    if normalized:
+        return position_code(translation), size.clamp_min(1e-4).log()
+    return translation, size
+
+
 class HungarianMatcher(nn.Module):
+    """One-to-one assignment of queries to objects per image, minimising the weighted cost."""
+
     def __init__(
         self,
         w_class: float = 1.0,
-        w_translation: float = 1.0,
-        w_rotation: float = 10.0,
+        w_translation: float = 10.0,
+        w_rotation: float = 1.0,
         w_size: float = 1.0,
         alpha: float = 0.25,
         gamma: float = 2.0,
+        normalized: bool = True,
     ):
         super().__init__()
         self.w = (w_class, w_translation, w_rotation, w_size)
         self.alpha, self.gamma = alpha, gamma
+        self.normalized = normalized
 
     @torch.no_grad()
     def forward(self, pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[tuple]:
@@ -74,9 +91,11 @@ class HungarianMatcher(nn.Module):
         sym = symmetric_mask(t["class_ids"], t["handle_visible"])
         rot = rotation_distance(p["rotation"][:, None], t["rotations"][None], sym[None])
         wc, wt, wr, ws = self.w
+        p_pos, p_size = position_and_size(p["translation"], p["size"], self.normalized)
+        t_pos, t_size = position_and_size(t["translations"], t["sizes"], self.normalized)
         return (
             wc * (pos - neg)
-            + wt * torch.cdist(p["translation"], t["translations"], p=1)
+            + wt * torch.cdist(p_pos, t_pos, p=1)
             + wr * rot
-            + ws * torch.cdist(p["size"], t["sizes"], p=1)
+            + ws * torch.cdist(p_size, t_size, p=1)
         )

@@ -14,9 +14,12 @@ from seqpose_core.model.backbone import FeatureExtractor
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.decoder import STSQDecoder
 from seqpose_core.model.memory import TemporalMemory
+from seqpose_core.model.query_init import dense_anchors
 
 
 class SeqPose(nn.Module):
+    """Image, intrinsics and (in multi-frame mode) the temporal memory -> 9-DoF set predictions."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -34,19 +37,28 @@ class SeqPose(nn.Module):
         memory: TemporalMemory | None = None,
         stamp: torch.Tensor | None = None,
         with_aux: bool = True,
+        targets: dict[str, torch.Tensor] | None = None,
     ) -> dict:
-        """image (B, 3, H, W) in [0, 1] at cfg.input_size; k (B, 3, 3) for that image; stamp (B,) s.
+        """image (B, 3, H, W) in [0, 1] at cfg.input_size; k (B, 3, 3) for that image; stamp (B,) s;
+        targets: the collated batch, for the denoising queries (training only).
 
         Returns the decoder's outputs (see ``STSQDecoder.forward``) and, with_aux, ``aux``:
         depth (B, 1, h, w), normals (B, 3, h, w), seg (B, C + 1, h, w) at a quarter-patch stride.
+        The dense heads also run without with_aux when queries are selected from them.
         """
         hw = (image.shape[2], image.shape[3])
         feats = self.features(image)
         mem = memory.gather() if memory is not None else None
         prev = memory.latest if memory is not None else None
-        out = self.decoder(feats["z"], k, hw, memory=mem, previous=prev, stamp=stamp)
+        aux = self.aux(feats["z"][0], feats["g0"]) if with_aux or self.cfg.dense_queries else None
+        dense = None
+        if self.cfg.dense_queries:
+            dense = dense_anchors(aux["seg"], aux["depth"], self.cfg.dense_queries, self.cfg.depth_range)
+        out = self.decoder(
+            feats["z"], k, hw, memory=mem, previous=prev, stamp=stamp, dense=dense, targets=targets
+        )
         if with_aux:
-            out["aux"] = self.aux(feats["z"][0], feats["g0"])
+            out["aux"] = aux
         return out
 
     @staticmethod
