@@ -32,6 +32,7 @@ setup(
         "trimesh>=4.0",
         "embreex>=2.17",
         "transformers>=5.0",
+        "motmetrics>=1.4",
     ],
     extras_require={"ros": ["rosbags>=0.10"], "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"]},
     entry_points={

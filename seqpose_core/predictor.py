@@ -1,16 +1,18 @@
 """A stateful, numpy-in/numpy-out predictor around SeqPose for one camera stream.
 
 ``Predictor.step(rgb, K, stamp)`` resizes the image to the network's input (scaling the
-intrinsics with it), runs the network with the temporal memory of the stream, and
-returns 9-DoF estimates in the camera's optical frame (metres, radians). The memory is
-reset by ``reset()``, and by the predictor itself when time goes backwards or the gap
-since the last frame exceeds ``max_gap``; ``last_reset`` says why.
+intrinsics with it), runs the network with the temporal memory of the stream, suppresses
+duplicate estimates and, in multi-frame mode, assigns each to a track with a stable id;
+it returns 9-DoF estimates in the camera's optical frame (metres, radians). Given the
+camera's motion since the previous frame, the memory's anchors and the tracks are moved
+into the current camera frame first. The memory and the tracks are reset by ``reset()``,
+and by the predictor itself when time goes backwards or the gap since the last frame
+exceeds ``max_gap``; ``last_reset`` says why. Single-frame mode keeps no state.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -18,27 +20,15 @@ import torch
 
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.transforms import resize_crop_intrinsics
+from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
+from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
 
-UNTRACKED = -1
-# Publishing threshold of the node, replay and demo: the embedded model's best queries score 0.25-0.3.
+__all__ = ["DEFAULT_SCORE_THRESHOLD", "UNTRACKED", "PoseEstimate", "Predictor"]
+
+# Publishing threshold of the node, replay and demo.
 DEFAULT_SCORE_THRESHOLD = 0.2
-
-
-@dataclass
-class PoseEstimate:
-    """One detected object: rotation (3, 3) object -> camera, translation (3,) and size (3,) metres.
-
-    track_id: stable across frames while the object stays in the memory; -1 in single-frame mode.
-    """
-
-    class_id: int
-    class_name: str
-    score: float
-    rotation: np.ndarray
-    translation: np.ndarray
-    size: np.ndarray
-    track_id: int
 
 
 def check_inputs(rgb: np.ndarray, k: np.ndarray, stamp: float) -> None:
@@ -58,6 +48,8 @@ def check_inputs(rgb: np.ndarray, k: np.ndarray, stamp: float) -> None:
 
 
 class Predictor:
+    """One camera stream: numpy image and intrinsics in, tracked 9-DoF estimates out."""
+
     def __init__(
         self,
         model: SeqPose,
@@ -66,7 +58,11 @@ class Predictor:
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         max_detections: int = 50,
         max_gap: float = 1.0,
+        suppression: SuppressionConfig | None = None,
+        tracker: TrackerConfig | None = None,
     ):
+        self.suppression = suppression or SuppressionConfig()
+        self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.multi_frame = multi_frame
@@ -79,6 +75,7 @@ class Predictor:
 
     def reset(self, reason: str = "requested") -> None:
         self.memory.reset()
+        self.tracks.reset()
         self.last_stamp = None
         self.last_reset = reason
 
@@ -102,30 +99,44 @@ class Predictor:
         return image.to(self.device), torch.from_numpy(k_in)[None].float().to(self.device)
 
     @torch.inference_mode()
-    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> list[PoseEstimate]:
-        """rgb uint8 (H, W, 3); k (3, 3) intrinsics of that image; stamp in seconds."""
+    def step(
+        self, rgb: np.ndarray, k: np.ndarray, stamp: float, camera_motion: np.ndarray | None = None
+    ) -> list[PoseEstimate]:
+        """rgb uint8 (H, W, 3); k (3, 3) intrinsics of that image; stamp in seconds; camera_motion
+        (4, 4) or None: p_current = camera_motion @ p_previous, the camera's motion since the
+        previous frame (multi-frame mode; ignored right after a reset)."""
         check_inputs(rgb, k, stamp)
         if self.multi_frame:
             self._check_time(stamp)
         image, k_in = self.prepare(rgb, k)
+        if self.multi_frame and camera_motion is not None and self.last_stamp is not None:
+            self._move(np.asarray(camera_motion, dtype=np.float64), k_in)
         t = torch.tensor([stamp], dtype=torch.float64, device=self.device)
         memory = self.memory if self.multi_frame else None
         out = self.model(image, k_in, memory, t, with_aux=False)
         if self.multi_frame:
             self.model.remember(self.memory, out, t)
             self.last_stamp = stamp
-        return self._estimates(out)
+        estimates = suppress_duplicates(self._estimates(out), self.suppression)
+        if not self.multi_frame:
+            return estimates[: self.max_detections]
+        return self.tracks.update(estimates, stamp)[: self.max_detections]
+
+    def _move(self, transform: np.ndarray, k_in: torch.Tensor) -> None:
+        if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
+            raise ValueError(f"camera_motion must be a finite 4 x 4 transform, got {transform.tolist()}")
+        cfg = self.model.cfg
+        self.memory.move(torch.from_numpy(transform).to(k_in), k_in, cfg.input_size, cfg.depth_range)
+        self.tracks.move(transform)
 
     def _estimates(self, out: dict) -> list[PoseEstimate]:
+        """Queries scoring at least the threshold, best first; query_id: the memory's id (0: fresh)."""
         last = out["layers"][-1]
         probs = last["logits"][0].sigmoid()
         scores, classes = probs.max(-1)
         keep = torch.nonzero(scores >= self.score_threshold)[:, 0]
-        keep = keep[scores[keep].argsort(descending=True)][: self.max_detections]
+        keep = keep[scores[keep].argsort(descending=True)]
         ids = out["track_ids"][0]
-        if self.multi_frame:  # detections whose query did not enter the memory get an id too
-            fresh = keep[ids[keep] == 0]
-            ids[fresh] = self.memory.new_ids(len(fresh)).to(ids.device)
         to_np = lambda x: x[0].double().cpu().numpy()  # noqa: E731
         rot, trans, size = to_np(last["rotation"]), to_np(last["translation"]), to_np(last["size"])
         return [
@@ -136,7 +147,7 @@ class Predictor:
                 rotation=rot[i],
                 translation=trans[i],
                 size=size[i],
-                track_id=int(ids[i]) if self.multi_frame else UNTRACKED,
+                query_id=int(ids[i]) if self.multi_frame else 0,
             )
             for i in keep.tolist()
         ]

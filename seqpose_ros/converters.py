@@ -23,8 +23,8 @@ from vision_msgs.msg import (
 )
 from visualization_msgs.msg import Marker, MarkerArray
 
+from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.geometry import BOX_EDGES, box_corners, matrix_to_quaternion, transform_points
-from seqpose_core.predictor import UNTRACKED, PoseEstimate
 from seqpose_ros import pixels
 
 CLASS_COLOURS = {

@@ -18,7 +18,7 @@ from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
 from seqpose_core.categories import class_id
-from seqpose_core.predictor import PoseEstimate
+from seqpose_core.estimates import PoseEstimate
 from seqpose_ros.bag import IMAGE, INFO, read_camera_bag, stamp_ns, typestore
 from seqpose_ros.converters import detections_to_estimates
 from seqpose_ros.player import play

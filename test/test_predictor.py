@@ -34,11 +34,12 @@ def test_step_returns_bounded_metric_estimates(predictor):
         assert e.track_id > 0
 
 
-def test_track_ids_follow_propagated_queries(predictor):
-    predictor.step(frame(), K640, 0.0)
-    remembered = set(predictor.memory.latest.track_ids[0].tolist())
+def test_track_ids_persist_on_identical_frames(predictor):
+    first = {e.track_id for e in predictor.step(frame(), K640, 0.0)}
     second = predictor.step(frame(), K640, 0.1)
-    assert remembered & {e.track_id for e in second}, "no detection kept its id on an identical frame"
+    assert first & {e.track_id for e in second}, "no detection kept its id on an identical frame"
+    remembered = set(predictor.memory.latest.track_ids[0].tolist())
+    assert remembered & {e.query_id for e in second}, "no published estimate came from a remembered query"
 
 
 def test_time_jumps_and_gaps_reset_the_memory(predictor):

@@ -6,7 +6,7 @@ import numpy as np
 
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import NocsSubset
-from seqpose_core.predictor import PoseEstimate
+from seqpose_core.estimates import PoseEstimate
 
 UPRIGHT = np.diag([1.0, -1.0, -1.0])  # object y (up) along the camera's -y (image up)
 

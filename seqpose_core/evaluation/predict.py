@@ -13,8 +13,9 @@ from tqdm import tqdm
 
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.estimates import PoseEstimate
 from seqpose_core.evaluation.results import ImageResult, image_result_from_poses
-from seqpose_core.predictor import PoseEstimate
+from seqpose_core.evaluation.tracking import TrackFrame, track_frame
 
 
 class StreamPredictor(Protocol):
@@ -42,9 +43,14 @@ def result_from_estimates(o: Objects, estimates: list[PoseEstimate], name: str) 
 
 
 def predict_subset(
-    predictor: StreamPredictor, subset: NocsSubset, every_nth: int = 1, progress: bool = False
+    predictor: StreamPredictor,
+    subset: NocsSubset,
+    every_nth: int = 1,
+    progress: bool = False,
+    track_log: list[TrackFrame] | None = None,
 ) -> list[ImageResult]:
-    """Every ``every_nth`` frame of every scene, in time order, the memory reset per scene."""
+    """Every ``every_nth`` frame of every scene, in time order, the memory reset per scene.
+    ``track_log``, when given, receives each frame's objects and published boxes with their ids."""
     results = []
     refs = [(i, ref) for scene in subset.scenes for i, ref in enumerate(scene[::every_nth])]
     for i, ref in tqdm(refs, desc="predicting", unit="frame", disable=not progress):
@@ -53,4 +59,6 @@ def predict_subset(
         frame = subset.load(ref)
         estimates = predictor.step(frame.rgb, frame.k, frame.stamp)
         results.append(to_result(frame, estimates, f"{subset.spec.images}/{frame.scene}/{frame.index:04d}"))
+        if track_log is not None:
+            track_log.append(track_frame(frame.scene, frame.objects, estimates))
     return results

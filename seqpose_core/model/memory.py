@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from seqpose_core.model.anchors import anchors_to_points, points_to_anchors
+
 
 @dataclass
 class MemoryFrame:
@@ -51,6 +53,16 @@ class TemporalMemory:
             stamp=torch.cat([f.stamp[:, None].expand(-1, f.embed.shape[1]) for f in self.queue], 1),
             track_ids=torch.cat([f.track_ids for f in self.queue], 1),
         )
+
+    def move(
+        self, transform: torch.Tensor, k: torch.Tensor, hw: tuple[int, int], depth_range: tuple[float, float]
+    ) -> None:
+        """Camera motion (4, 4), p_current = transform @ p_previous: move every stored anchor into
+        the current camera frame. k (B, 3, 3) and hw: the network input's intrinsics and size."""
+        rot, trans = transform[:3, :3].to(k.dtype), transform[:3, 3].to(k.dtype)
+        for f in self.queue:
+            points = anchors_to_points(f.anchors, k, hw, depth_range) @ rot.T + trans
+            f.anchors = points_to_anchors(points, k, hw, depth_range)
 
     def new_ids(self, count: int) -> torch.Tensor:
         ids = torch.arange(self.next_id, self.next_id + count)
