@@ -12,8 +12,6 @@ exceeds ``max_gap``; ``last_reset`` says why. Single-frame mode keeps no state.
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import torch
@@ -21,6 +19,7 @@ import torch
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
+from seqpose_core.inputs import check_inputs
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
@@ -29,22 +28,6 @@ __all__ = ["DEFAULT_SCORE_THRESHOLD", "UNTRACKED", "PoseEstimate", "Predictor"]
 
 # Publishing threshold of the node, replay and demo.
 DEFAULT_SCORE_THRESHOLD = 0.2
-
-
-def check_inputs(rgb: np.ndarray, k: np.ndarray, stamp: float) -> None:
-    """Raise ValueError naming the input that is malformed."""
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        shape = getattr(rgb, "shape", None)
-        raise ValueError(
-            f"rgb must be a uint8 H x W x 3 array, got {getattr(rgb, 'dtype', type(rgb))} {shape}"
-        )
-    if rgb.shape[0] < 2 or rgb.shape[1] < 2:
-        raise ValueError(f"rgb is empty or degenerate: shape {rgb.shape}")
-    k = np.asarray(k, dtype=np.float64)
-    if k.shape != (3, 3) or not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
-        raise ValueError(f"K must be a finite 3 x 3 intrinsics matrix with fx, fy > 0, got {k.tolist()}")
-    if not math.isfinite(stamp):
-        raise ValueError(f"stamp must be a finite time in seconds, got {stamp}")
 
 
 class Predictor:

@@ -25,6 +25,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.geometry import BOX_EDGES, box_corners, matrix_to_quaternion, transform_points
+from seqpose_core.inputs import check_intrinsics
 from seqpose_ros import pixels
 
 CLASS_COLOURS = {
@@ -42,7 +43,17 @@ class ConversionError(ValueError):
 
 
 def stamp_seconds(header: Header) -> float:
+    """builtin_interfaces/Time -> seconds; rejects nanosec >= 1e9 (an invalid Time)."""
+    if header.stamp.nanosec >= 1_000_000_000:
+        raise ConversionError(f"stamp nanosec {header.stamp.nanosec} is not below 1e9")
     return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def frame_id(header: Header) -> str:
+    """The header's frame id; an empty one would put every output in no frame."""
+    if not header.frame_id:
+        raise ConversionError("header.frame_id is empty")
+    return header.frame_id
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
@@ -61,12 +72,15 @@ def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Ima
 
 
 def camera_info_to_k(msg: CameraInfo) -> np.ndarray:
-    """sensor_msgs/CameraInfo -> K (3, 3); rejects zero or non-finite intrinsics."""
+    """sensor_msgs/CameraInfo -> K (3, 3); rejects intrinsics that are not plausible for its
+    width x height (seqpose_core.predictor.check_intrinsics)."""
     k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
-    if not np.all(np.isfinite(k)):
-        raise ConversionError("camera_info K has non-finite entries")
-    if k[0, 0] <= 0 or k[1, 1] <= 0:
-        raise ConversionError(f"camera_info K has fx = {k[0, 0]}, fy = {k[1, 1]}; both must be > 0")
+    if msg.width == 0 or msg.height == 0:
+        raise ConversionError(f"camera_info has no image size ({msg.width} x {msg.height})")
+    try:
+        check_intrinsics(k, msg.width, msg.height)
+    except ValueError as exc:
+        raise ConversionError(f"camera_info {exc}") from exc
     return k
 
 

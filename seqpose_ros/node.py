@@ -36,6 +36,7 @@ from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 from seqpose_ros.converters import (
     ConversionError,
     camera_info_to_k,
+    frame_id,
     image_to_rgb,
     stamp_seconds,
     to_detections,
@@ -173,7 +174,10 @@ class SeqPoseNode(LifecycleNode):
     # callbacks ---------------------------------------------------------------------
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            self.guard.add_camera_info(msg.header.frame_id, stamp_seconds(msg.header), camera_info_to_k(msg))
+            k = camera_info_to_k(msg)
+            self.guard.add_camera_info(
+                frame_id(msg.header), stamp_seconds(msg.header), k, (msg.width, msg.height)
+            )
         except ConversionError as exc:
             self._reject(f"camera_info: {exc}")
 
@@ -205,15 +209,19 @@ class SeqPoseNode(LifecycleNode):
     def _wait_for_camera_info(self, msg: Image) -> None:
         """A camera info may arrive just after its image: wait briefly for it."""
         deadline = time.monotonic() + float(self.p("camera_info_wait"))
-        stamp = stamp_seconds(msg.header)
+        try:
+            stamp = stamp_seconds(msg.header)
+        except ConversionError:
+            return  # rejected by _process
         while not self.guard.has_camera_info(msg.header.frame_id, stamp) and time.monotonic() < deadline:
             time.sleep(0.002)
 
     def _process(self, msg: Image, arrived: float) -> None:
         self._wait_for_camera_info(msg)
         try:
+            stamp, frame = stamp_seconds(msg.header), frame_id(msg.header)
             rgb = image_to_rgb(msg)
-            result = self.guard.process(rgb, msg.header.frame_id, stamp_seconds(msg.header))
+            result = self.guard.process(rgb, frame, stamp)
         except ConversionError as exc:
             self._reject(f"image: {exc}")
             return

@@ -50,16 +50,19 @@ class StreamGuard:
     ):
         self.predictor = predictor
         self.info_tolerance, self.jump_back_reset = info_tolerance, jump_back_reset
-        self.infos: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self.infos: OrderedDict[tuple[str, float], tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
         self.max_infos = max_infos
         self._infos_lock = threading.Lock()
         self.last_stamp: float | None = None
         self.frame_id: str | None = None
         self.counters = Counters()
 
-    def add_camera_info(self, frame_id: str, stamp: float, k: np.ndarray) -> None:
+    def add_camera_info(
+        self, frame_id: str, stamp: float, k: np.ndarray, size: tuple[int, int] | None = None
+    ) -> None:
+        """k (3, 3) of an image of size (width, height); None: any size (bags without it)."""
         with self._infos_lock:  # callbacks add while the inference thread reads
-            self.infos[(frame_id, stamp)] = k
+            self.infos[(frame_id, stamp)] = (k, size)
             while len(self.infos) > self.max_infos:
                 self.infos.popitem(last=False)
 
@@ -70,8 +73,9 @@ class StreamGuard:
             return False
         return True
 
-    def camera_matrix(self, frame_id: str, stamp: float) -> np.ndarray:
-        """The camera info of this frame: same frame id, nearest stamp within the tolerance."""
+    def camera_matrix(self, frame_id: str, stamp: float) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """The camera info of this frame, K and image size: same frame id, nearest stamp within
+        the tolerance."""
         with self._infos_lock:
             infos = list(self.infos.items())
         best = min(
@@ -103,7 +107,12 @@ class StreamGuard:
     def process(self, rgb: np.ndarray, frame_id: str, stamp: float) -> FrameResult:
         """Run one frame; raises Rejected (counted) for inputs that cannot be used."""
         try:
-            k = self.camera_matrix(frame_id, stamp)
+            k, size = self.camera_matrix(frame_id, stamp)
+            if size is not None and size != (rgb.shape[1], rgb.shape[0]):
+                raise Rejected(
+                    f"camera_info is for {size[0]} x {size[1]} images, this image is"
+                    f" {rgb.shape[1]} x {rgb.shape[0]}: its K does not apply"
+                )
             reason = self._guard_stream(frame_id, stamp)
             start = time.perf_counter()
             estimates = self.predictor.step(rgb, k, stamp)

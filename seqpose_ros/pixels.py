@@ -33,9 +33,9 @@ def decode(data: bytes | np.ndarray, encoding: str, width: int, height: int, ste
         if isinstance(data, (bytes, bytearray, memoryview))
         else np.asarray(data)
     )
-    if raw.size < step * height:
+    if raw.size != step * height:
         raise PixelError(
-            f"image data has {raw.size} bytes, step {step} x height {height} needs {step * height}"
+            f"image data has {raw.size} bytes, step {step} x height {height} makes {step * height}"
         )
     pixels = (
         raw[: step * height].reshape(height, step)[:, : width * channels].reshape(height, width, channels)

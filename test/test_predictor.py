@@ -68,9 +68,15 @@ def test_single_frame_mode_keeps_no_memory():
     [
         (np.zeros((480, 640), np.uint8), K640, 0.0, "rgb must be a uint8 H x W x 3"),
         (np.zeros((480, 640, 3), np.float32), K640, 0.0, "rgb must be a uint8 H x W x 3"),
-        (np.zeros((0, 640, 3), np.uint8), K640, 0.0, "rgb is empty"),
-        (frame(), np.zeros((3, 3)), 0.0, "K must be a finite 3 x 3"),
+        (np.zeros((0, 640, 3), np.uint8), K640, 0.0, "rgb of 640 x 0 pixels is outside the accepted"),
+        (np.zeros((2, 16000, 3), np.uint8), K640, 0.0, "rgb of 16000 x 2 pixels is outside the accepted"),
+        (np.zeros((480, 4000, 3), np.uint8), K640, 0.0, "aspect ratio of at most 8"),
+        (frame(), np.zeros((3, 3)), 0.0, "last row must be"),
         (frame(), np.full((3, 3), np.nan), 0.0, "K must be a finite 3 x 3"),
+        (frame(), K640 * [[1, 1, 1], [1, 1, 1], [1, 1, 0]], 0.0, "last row must be"),
+        (frame(), K640 * [[1e-12, 1, 1], [1, 1, 1], [1, 1, 1]], 0.0, "implausible for an image 640"),
+        (frame(), K640 * [[1e12, 1, 1], [1, 1e12, 1], [1, 1, 1]], 0.0, "implausible for an image 640"),
+        (frame(), np.add(K640, [[0, 0, 1e9], [0, 0, 0], [0, 0, 0]]), 0.0, "principal point"),
         (frame(), K640, float("nan"), "stamp must be a finite time"),
     ],
 )

@@ -62,6 +62,10 @@ def test_row_padding_is_skipped():
             Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(5)),
             "data has 5 bytes, step 6 x height 2",
         ),
+        (
+            Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(13)),
+            "data has 13 bytes, step 6 x height 2 makes 12",
+        ),
     ],
 )
 def test_malformed_images_are_named(msg, message):
@@ -72,11 +76,20 @@ def test_malformed_images_are_named(msg, message):
 def test_camera_info_round_trip_and_rejections():
     k = np.array([[500.0, 0, 320], [0, 505.0, 240], [0, 0, 1]])
     np.testing.assert_array_equal(camera_info_to_k(k_to_camera_info(k, HEADER, 640, 480)), k)
-    with pytest.raises(ConversionError, match=r"fx = 0\.0"):
+    with pytest.raises(ConversionError, match="no image size"):
         camera_info_to_k(CameraInfo())
+    for index, value, message in (
+        (8, 0.0, "last row"),
+        (0, 1e-12, "implausible"),
+        (2, 1e9, "principal point"),
+    ):
+        bad = k_to_camera_info(k, HEADER, 640, 480)
+        bad.k[index] = value
+        with pytest.raises(ConversionError, match=message):
+            camera_info_to_k(bad)
     bad = k_to_camera_info(k, HEADER, 640, 480)
     bad.k[4] = float("inf")
-    with pytest.raises(ConversionError, match="non-finite"):
+    with pytest.raises(ConversionError, match="finite"):
         camera_info_to_k(bad)
 
 
@@ -119,3 +132,36 @@ def test_markers_draw_boxes_axes_and_labels():
     assert min(xs) < 0.1 < max(xs)
     assert [m.text for m in markers if m.ns == "labels"] == ["mug_17 0.90", "bowl_n1 0.60"]
     assert len(next(m for m in markers if m.ns == "axes").points) == 6
+
+
+def test_invalid_stamps_and_empty_frame_ids_are_refused():
+    from builtin_interfaces.msg import Time
+
+    from seqpose_ros.converters import frame_id, stamp_seconds
+
+    assert stamp_seconds(Header(stamp=Time(sec=3, nanosec=500_000_000))) == 3.5
+    with pytest.raises(ConversionError, match="nanosec 1000000000 is not below 1e9"):
+        stamp_seconds(Header(stamp=Time(sec=3, nanosec=1_000_000_000)))
+    assert frame_id(HEADER) == "cam_optical"
+    with pytest.raises(ConversionError, match="frame_id is empty"):
+        frame_id(Header())
+
+
+def test_camera_info_for_another_image_size_is_refused():
+    import torch
+
+    from seqpose_core.model.config import tiny_config
+    from seqpose_core.model.seqpose import SeqPose
+    from seqpose_core.predictor import Predictor
+    from seqpose_ros.pipeline import Rejected, StreamGuard
+
+    torch.manual_seed(0)
+    guard = StreamGuard(Predictor(SeqPose(tiny_config(input_size=(112, 154))), "cpu"))
+    k = np.array([[500.0, 0, 320], [0, 505.0, 240], [0, 0, 1]])
+    guard.add_camera_info("cam", 1.0, k, (1280, 960))
+    with pytest.raises(Rejected, match="camera_info is for 1280 x 960 images, this image is 640 x 480"):
+        guard.process(np.zeros((480, 640, 3), np.uint8), "cam", 1.0)
+    assert guard.counters.rejected == 1
+    guard.add_camera_info("cam", 2.0, k, (640, 480))
+    guard.process(np.zeros((480, 640, 3), np.uint8), "cam", 2.0)
+    assert guard.counters.processed == 1
