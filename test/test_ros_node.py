@@ -155,8 +155,8 @@ def test_bad_inputs_are_counted_and_the_node_recovers(background, checkpoint, fr
         "16UC1",
         "step 6 is smaller",
         "image is empty",
-        "fx = 0.0",
-        "non-finite",
+        "last row must be (0, 0, 1)",
+        "must be a finite 3 x 3",
         "no camera_info",
         "out-of-order",
     ):
