@@ -14,6 +14,7 @@ import random
 import shutil
 import sys
 import time
+from math import nan
 from pathlib import Path
 
 from seqpose_core.assets import default_checkpoint
@@ -62,6 +63,20 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "demo: mean AP (exact IoU): "
             + ", ".join(f"{k} {100 * summary['mAP_exact'][k]:.1f}" for k in keys)
+        )
+    if "tracking" in summary:
+        t = {
+            "ids_per_object": nan,
+            "mota": nan,
+            "idf1": nan,
+            "id_switches_per_100": nan,
+            **summary["tracking"],
+        }
+        print(
+            f"demo: published boxes per visible object {t['boxes_per_object']:.2f}, class right"
+            f" {100 * t['class_accuracy']:.0f} %, track ids per object {t['ids_per_object']:.2f},"
+            f" MOTA {t['mota']:.3f}, IDF1 {t['idf1']:.3f},"
+            f" ID switches per 100 object-frames {t['id_switches_per_100']:.1f}"
         )
     print(
         f"demo: {summary['frames_with_detections']} of {summary['frames_in_bag']} frames answered, "

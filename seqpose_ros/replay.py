@@ -1,7 +1,8 @@
 """Replay evaluation of a bag: offline (Predictor, no DDS) or live (the node, through the graph).
 
-Both produce the NOCS report (metrics, curves), per-frame latency statistics, the count
-of dropped frames and annotated frames (predictions red, ground truth green).
+Both produce the NOCS report (metrics, curves), tracking metrics of the published boxes
+(MOTA, IDF1, ID switches, boxes and ids per object), per-frame latency statistics, the
+count of dropped frames and annotated frames (predictions red, ground truth green).
 
     seqpose-replay BAG --out DIR [--mode offline|live] [--checkpoint CKPT] [--rate 1.0]
 """
@@ -26,6 +27,7 @@ from seqpose_core.evaluation.nocs import evaluate
 from seqpose_core.evaluation.predict import result_from_estimates
 from seqpose_core.evaluation.report import write_report
 from seqpose_core.evaluation.results import ImageResult
+from seqpose_core.evaluation.tracking import track_frame, tracking_metrics
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, PoseEstimate, Predictor
@@ -138,6 +140,8 @@ def write_replay_report(bag: Path, replay: Replay, out: Path, model_name: str) -
             write_report(metrics, out / f"metrics_{mode}", f"{bag.name}, {replay.mode} replay ({mode} IoU)")
             summary[f"mAP_{mode}"] = {k: v["mean"] for k, v in metrics.summary().items()}
         summary["jitter"] = pose_jitter(results)
+        tracks = [track_frame(bag.name, r.gt, r.estimates) for r in replay.records if r.gt is not None]
+        summary["tracking"] = tracking_metrics(tracks)
     else:
         summary["notes"].append("the bag carries no ground truth: no metrics")
     summary["annotated"] = str(write_annotated(bag, replay, out))
