@@ -38,7 +38,7 @@ def test_two_estimates_of_one_object_give_one_box_the_propagated_one():
     assert kept[0].score == 0.9  # it keeps the best score of the pair
     other_class = est(1, 0.105, score=0.5)  # a wrong-class duplicate right on the object
     assert len(suppress_duplicates([fresh, other_class], SuppressionConfig())) == 1
-    neighbour = est(4, 0.10 + 0.08)  # a second can beside the first, touching it
+    neighbour = est(4, 0.10 + 0.16)  # a second can a hand's width beside the first
     assert len(suppress_duplicates([fresh, neighbour], SuppressionConfig())) == 2
     assert len(suppress_duplicates([fresh, propagated], SuppressionConfig(enabled=False))) == 2
 
