@@ -60,13 +60,17 @@ test: lint pytest
 demo: setup
 	$(PY) -m seqpose_ros.demo --out reports/demo
 
-# The synthetic benchmark end to end (about 70 minutes on 2 CPU cores): data (kept when there),
+# The synthetic benchmark end to end (about 50 minutes on 2 CPU cores): data (kept when there),
 # training (continued when interrupted), then the held-out evaluation against the baselines.
 SYNTH_DATA := data/synth
 SYNTH_RUN := runs/synthetic
 synthetic: setup
 	[ -d $(SYNTH_DATA)/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA) \
 	  --train-scenes 160 --test-scenes 10 --frames 12 --width 320 --height 240 --seed 0
+	[ -d $(SYNTH_DATA)_more/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_more \
+	  --train-scenes 240 --test-scenes 0 --frames 12 --width 320 --height 240 --seed 11
+	[ -d $(SYNTH_DATA)_val/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_val \
+	  --train-scenes 0 --test-scenes 6 --frames 12 --width 320 --height 240 --seed 7
 	$(PY) -m training.train --config training/configs/synthetic.yaml \
 	  $(if $(wildcard $(SYNTH_RUN)/last.pt),--resume)
 	$(PY) -m training.synthetic_benchmark --data $(SYNTH_DATA) --run $(SYNTH_RUN) \
