@@ -33,6 +33,12 @@ def check_inputs(rgb: np.ndarray, k: np.ndarray, stamp: float) -> None:
         raise ValueError(f"stamp must be a finite time in seconds, got {stamp}")
 
 
+def check_camera_motion(transform: np.ndarray) -> None:
+    """A camera motion must be a finite 4 x 4 rigid transform (p_current = T @ p_previous)."""
+    if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
+        raise ValueError(f"camera_motion must be a finite 4 x 4 transform, got {transform.tolist()}")
+
+
 def check_intrinsics(k: np.ndarray, width: int, height: int) -> None:
     """K must be a pinhole matrix plausible for a width x height image: last row (0, 0, 1),
     focal lengths between 0.05 and 50 image widths, principal point within one image size of

@@ -19,7 +19,7 @@ import torch
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
-from seqpose_core.inputs import check_inputs
+from seqpose_core.inputs import check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
@@ -89,11 +89,14 @@ class Predictor:
         (4, 4) or None: p_current = camera_motion @ p_previous, the camera's motion since the
         previous frame (multi-frame mode; ignored right after a reset)."""
         check_inputs(rgb, k, stamp)
+        if camera_motion is not None:
+            camera_motion = np.asarray(camera_motion, dtype=np.float64)
+            check_camera_motion(camera_motion)
         if self.multi_frame:
             self._check_time(stamp)
         image, k_in = self.prepare(rgb, k)
         if self.multi_frame and camera_motion is not None and self.last_stamp is not None:
-            self._move(np.asarray(camera_motion, dtype=np.float64), k_in)
+            self._move(camera_motion, k_in)
         t = torch.tensor([stamp], dtype=torch.float64, device=self.device)
         memory = self.memory if self.multi_frame else None
         out = self.model(image, k_in, memory, t, with_aux=False)
@@ -106,8 +109,6 @@ class Predictor:
         return self.tracks.update(estimates, stamp)[: self.max_detections]
 
     def _move(self, transform: np.ndarray, k_in: torch.Tensor) -> None:
-        if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
-            raise ValueError(f"camera_motion must be a finite 4 x 4 transform, got {transform.tolist()}")
         cfg = self.model.cfg
         self.memory.move(torch.from_numpy(transform).to(k_in), k_in, cfg.input_size, cfg.depth_range)
         self.tracks.move(transform)

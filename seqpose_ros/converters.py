@@ -73,7 +73,7 @@ def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Ima
 
 def camera_info_to_k(msg: CameraInfo) -> np.ndarray:
     """sensor_msgs/CameraInfo -> K (3, 3); rejects intrinsics that are not plausible for its
-    width x height (seqpose_core.predictor.check_intrinsics)."""
+    width x height (seqpose_core.inputs.check_intrinsics)."""
     k = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
     if msg.width == 0 or msg.height == 0:
         raise ConversionError(f"camera_info has no image size ({msg.width} x {msg.height})")

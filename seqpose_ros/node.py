@@ -206,20 +206,16 @@ class SeqPoseNode(LifecycleNode):
                 except Exception as exc:  # the node must outlive any one frame
                     self._reject(f"image: unexpected {exc.__class__.__name__}: {exc}")
 
-    def _wait_for_camera_info(self, msg: Image) -> None:
+    def _wait_for_camera_info(self, frame: str, stamp: float) -> None:
         """A camera info may arrive just after its image: wait briefly for it."""
         deadline = time.monotonic() + float(self.p("camera_info_wait"))
-        try:
-            stamp = stamp_seconds(msg.header)
-        except ConversionError:
-            return  # rejected by _process
-        while not self.guard.has_camera_info(msg.header.frame_id, stamp) and time.monotonic() < deadline:
+        while not self.guard.has_camera_info(frame, stamp) and time.monotonic() < deadline:
             time.sleep(0.002)
 
     def _process(self, msg: Image, arrived: float) -> None:
-        self._wait_for_camera_info(msg)
         try:
             stamp, frame = stamp_seconds(msg.header), frame_id(msg.header)
+            self._wait_for_camera_info(frame, stamp)
             rgb = image_to_rgb(msg)
             result = self.guard.process(rgb, frame, stamp)
         except ConversionError as exc:

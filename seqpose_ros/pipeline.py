@@ -68,12 +68,12 @@ class StreamGuard:
 
     def has_camera_info(self, frame_id: str, stamp: float) -> bool:
         try:
-            self.camera_matrix(frame_id, stamp)
+            self.camera_info(frame_id, stamp)
         except Rejected:
             return False
         return True
 
-    def camera_matrix(self, frame_id: str, stamp: float) -> tuple[np.ndarray, tuple[int, int] | None]:
+    def camera_info(self, frame_id: str, stamp: float) -> tuple[np.ndarray, tuple[int, int] | None]:
         """The camera info of this frame, K and image size: same frame id, nearest stamp within
         the tolerance."""
         with self._infos_lock:
@@ -107,7 +107,7 @@ class StreamGuard:
     def process(self, rgb: np.ndarray, frame_id: str, stamp: float) -> FrameResult:
         """Run one frame; raises Rejected (counted) for inputs that cannot be used."""
         try:
-            k, size = self.camera_matrix(frame_id, stamp)
+            k, size = self.camera_info(frame_id, stamp)
             if size is not None and size != (rgb.shape[1], rgb.shape[0]):
                 raise Rejected(
                     f"camera_info is for {size[0]} x {size[1]} images, this image is"

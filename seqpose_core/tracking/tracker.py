@@ -42,7 +42,7 @@ class Track:
 
     track_id: int
     estimate: PoseEstimate  # the latest published (filtered) estimate
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))  # m/s, camera frame
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))  # m/s, camera frame (filter only)
     hits: int = 1
     misses: int = 0
     votes: dict[int, float] = field(default_factory=dict)  # class id -> summed score
@@ -126,8 +126,6 @@ class TrackManager:
         t.hits, t.misses = t.hits + 1, 0
         if self.cfg.smooth and dt > 0:
             e = self._filter(t, e, dt)
-        elif dt > 0:
-            t.velocity = (e.translation - t.estimate.translation) / dt
         t.estimate = e
 
     def _filter(self, t: Track, e: PoseEstimate, dt: float) -> PoseEstimate:
