@@ -67,6 +67,20 @@ def start_node(
     return subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _wait_until_accounted(
+    sent: dict[int, float], got: dict, status: list[FrameStatus], deadline: float
+) -> None:
+    """Wait until the node's status accounts for every image sent and every processed frame's
+    detections have arrived: status and detections travel on different topics, so the last status
+    can come before the last detections."""
+    while time.monotonic() < deadline:
+        last = status[-1] if status else None
+        handled = last.frames_processed + last.frames_dropped + last.messages_rejected if last else 0
+        if handled >= len(sent) and (last is None or len(got) >= last.frames_processed):
+            return
+        time.sleep(0.1)
+
+
 def replay_live(
     bag: str | Path,
     checkpoint: str | None,
@@ -119,14 +133,7 @@ def replay_live(
             time.sleep(0.1)
         time.sleep(0.5)  # let discovery settle on both ends before the first message
         play(node, bag, rate=rate, on_message=on_message)
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline:
-            last = status[-1] if status else None
-            handled = last.frames_processed + last.frames_dropped + last.messages_rejected if last else 0
-            if handled >= len(sent):
-                break
-            time.sleep(0.1)
-        time.sleep(0.3)
+        _wait_until_accounted(sent, got, status, deadline=time.monotonic() + 30.0)
     finally:
         executor.shutdown()
         node.destroy_node()

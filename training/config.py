@@ -21,6 +21,7 @@ class DataConfig:
     extra_roots: list[str] = field(default_factory=list)  # more training data: the same subset of these
     val_subset: str = "real_test"
     clip_length: int = 1  # 1: single-frame training; > 1: clips with the memory carried through
+    allow_short_clips: bool = False  # clips shorter than memory_frames + 1: the first recipe, ablation only
     clip_stride: int = 1
     clip_step: int = 1
     workers: int = 2
@@ -71,6 +72,7 @@ class RunConfig:
     eval_every_epochs: int = 1
     best_metric: str = "10deg10cm"  # a summary metric of seqpose_core.evaluation (mean AP)
     max_steps: int = 0  # stop after this many steps (0: run all epochs)
+    max_minutes: float = 0.0  # stop after this much training time; the LR decays over it (0: off)
     score_threshold: float = 0.05  # for validation predictions
     max_bad_steps: int = 10  # consecutive steps with non-finite gradients (skipped) before stopping
 
@@ -85,7 +87,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         need = self.model.memory_frames + 1
-        if 1 < self.data.clip_length < need:
+        if 1 < self.data.clip_length < need and not self.data.allow_short_clips:
             raise ValueError(
                 f"data.clip_length {self.data.clip_length} gives the memory fewer past frames than"
                 f" model.memory_frames {self.model.memory_frames} keeps at inference: use at least {need}"

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -50,7 +51,11 @@ def pick_device(name: str, local_rank: int) -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, steps: int):  # noqa: ANN201
+def build_optimizer(  # noqa: ANN201
+    model: torch.nn.Module, cfg: TrainConfig, steps: int, spent: Callable[[], float] = lambda: 0.0
+):
+    """AdamW with linear warm-up and a cosine decay over ``steps`` or, when ``spent()`` (the
+    fraction of a time budget used) runs ahead of the steps, over the time budget."""
     enc = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("features.encoder.")]
     rest = [
         p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("features.encoder.")
@@ -64,7 +69,7 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, steps: int):  # no
     def factor(step: int) -> float:
         if step < o.warmup_steps:
             return (step + 1) / o.warmup_steps
-        progress = (step - o.warmup_steps) / max(1, steps - o.warmup_steps)
+        progress = max((step - o.warmup_steps) / max(1, steps - o.warmup_steps), spent())
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
@@ -83,6 +88,8 @@ class Trainer:
         self.cfg = cfg
         self.rank, self.world, local = setup_distributed()
         self.device = pick_device(cfg.run.device, local)
+        if self.world > 1 and cfg.run.max_minutes:
+            raise ValueError("run.max_minutes: processes would stop at different steps; use run.max_steps")
         self.run_dir = Path(cfg.run.out_dir) / cfg.run.name
         torch.manual_seed(cfg.run.seed)
         model = build_model(cfg.model).to(self.device)
@@ -92,7 +99,7 @@ class Trainer:
             raise ValueError(f"{cfg.data.root}/{cfg.data.train_subset}: fewer samples than one batch")
         total = cfg.optim.epochs * self.steps_per_epoch
         self.total_steps = min(total, cfg.run.max_steps) if cfg.run.max_steps else total
-        self.optimizer, self.scheduler = build_optimizer(model, cfg, self.total_steps)
+        self.optimizer, self.scheduler = build_optimizer(model, cfg, self.total_steps, self.budget_spent)
         self.model = (
             torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
             if self.world > 1
@@ -135,6 +142,11 @@ class Trainer:
             "seconds": self.seconds(),
             "config": self.cfg.to_dict(),
         }
+
+    def budget_spent(self) -> float:
+        """Fraction of ``run.max_minutes`` used so far (0 without a time budget)."""
+        minutes = self.cfg.run.max_minutes
+        return (self.seconds() or 0.0) / (60 * minutes) if minutes else 0.0
 
     def seconds(self) -> float | None:
         if self.seconds_before is None:
@@ -217,7 +229,7 @@ class Trainer:
             self.apply_gradients(losses["total"])
             self.step += 1
             bar.update(1)
-            last = self.step == self.total_steps
+            last = self.step == self.total_steps or self.budget_spent() >= 1.0
             if self.rank == 0 and (self.step % r.log_every == 0 or last):
                 self.log.write(self.step, "train", {**losses, "lr": self.scheduler.get_last_lr()[0]})
                 bar.set_postfix(loss=f"{losses['total']:.3f}")
@@ -233,9 +245,10 @@ class Trainer:
             total=self.total_steps, initial=self.step, disable=self.rank != 0, desc=r.name, unit="step"
         )
         self.model.train()
-        while self.step < self.total_steps:
+        while self.step < self.total_steps and self.budget_spent() < 1.0:
             epoch = self.run_epoch(bar)
             epoch_done = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
+            epoch_done = epoch_done or self.budget_spent() >= 1.0
             if epoch_done and r.eval_every_epochs and (epoch + 1) % r.eval_every_epochs == 0:
                 self.evaluate()
                 self.checkpoint()  # keeps "best" in the resumable state
