@@ -168,3 +168,31 @@ def test_checkpoint_round_trip_reproduces_outputs_exactly(tmp_path):
         load_model(path)
     with pytest.raises(CheckpointError, match=r"nothing\.yaml: no such file"):
         load_model(tmp_path / "nothing.safetensors")
+
+
+def test_inference_pruning_keeps_the_best_first_layer_queries_and_every_carried_one():
+    image, k = inputs()
+    pruned = model(infer_queries=12).eval()
+    seen: dict[str, torch.Tensor] = {}
+    dec = pruned.decoder
+    dec.heads[0].cls.register_forward_hook(lambda _m, _i, o: seen.update(score=o.amax(-1)))
+    dec.layers[0].register_forward_hook(lambda _m, _i, o: seen.update(out0=o))
+    dec.layers[1].register_forward_pre_hook(lambda _m, i: seen.update(in1=i[0]))
+    memory, stamps = pruned.new_memory(), torch.zeros(2)
+    with torch.no_grad():
+        for t in range(3):
+            carried = memory.latest.track_ids.clone() if memory.latest is not None else None
+            out = pruned(image, k, memory, stamps + 0.1 * t, with_aux=False)
+            pruned.remember(memory, out, stamps + 0.1 * t)
+            assert out["layers"][-1]["logits"].shape == (2, 12, 6) and out["embed"].shape[1] == 12
+            if carried is None:  # the second layer gets the first layer's 12 best, in order
+                best = seen["score"].topk(12, dim=1).indices.sort(dim=1).values
+                expect = seen["out0"].gather(1, best[..., None].expand(-1, -1, seen["out0"].shape[-1]))
+                assert torch.equal(seen["in1"], expect)
+            else:  # every query carried from the previous frame survives, in front
+                assert torch.equal(out["track_ids"][:, : carried.shape[1]], carried)
+        pruned.train()
+        assert pruned(image, k)["layers"][-1]["logits"].shape[1] == 60  # training never prunes
+        a = model(infer_queries=0).eval()(image, k, with_aux=False)["layers"][-1]["translation"]
+        b = model(infer_queries=60).eval()(image, k, with_aux=False)["layers"][-1]["translation"]
+    assert torch.equal(a, b)

@@ -69,6 +69,7 @@ class ModelConfig:
     dense_queries: int = 0  # anchors of this many queries come from the seg + depth heads (0: off)
     train_groups: int = 1  # Group DETR: query groups, each matched one-to-one (training only)
     dn_groups: int = 0  # denoising groups of noised ground truth per image (training only; 0: off)
+    infer_queries: int = 100  # inference only: after the first layer keep the best this many queries (0: all)
     dn_noise: float = 0.4  # denoising anchor shift, up to this fraction of the object size per axis
     dn_label_noise: float = 0.2  # probability that a denoising query's class is replaced
     freeze_encoder: bool = True

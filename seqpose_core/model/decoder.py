@@ -8,7 +8,9 @@ by the top-K queries of the previous frame (eq. 6), pass through ``num_layers`` 
   a feed-forward block,
 and after every layer the head refines the anchors (the translation); the class logits,
 6D rotation and metric size (eq. 9) are predicted after every layer in training (DETR's
-auxiliary losses) and after the last one only at inference.
+auxiliary losses) and after the last one only at inference. At inference the queries can
+be pruned after the first layer to the ``infer_queries`` it scores best (and those carried
+from the previous frame): the later layers then cost a fraction of the first.
 
 The first layer refines a differentiable anchor, so the learned anchors get gradient
 from the pose losses; later layers start from a detached anchor (Deformable DETR).
@@ -157,6 +159,18 @@ class STSQDecoder(nn.Module):
         mask = group_attention_mask(sizes, sees_first, device)
         return torch.cat([mask, mask.new_zeros(mask.shape[0], memory_len)], 1)  # memory: seen by all
 
+    @staticmethod
+    def _prune(
+        head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, ids: torch.Tensor, keep: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Inference: keep the ``keep`` queries (B, Q, .) the first layer scores best, and every
+        query carried from the previous frame (ids > 0), in their order -> (B, keep', .)."""
+        score = head.cls(q).amax(-1).masked_fill(ids > 0, float("inf"))
+        keep = max(keep, int((ids > 0).sum(1).max()))
+        idx = score.topk(keep, dim=1).indices.sort(dim=1).values  # (B, keep)
+        take = lambda x: x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
+        return take(q), take(anchors), ids.gather(1, idx)
+
     def _predict(
         self, head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, k: torch.Tensor, hw: tuple[int, int]
     ) -> dict[str, torch.Tensor]:
@@ -212,6 +226,9 @@ class STSQDecoder(nn.Module):
             q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, features, k, hw, mask)
             ref = anchors if i == 0 and not cfg.detach_first_ref else anchors.detach()
             anchors = ref + head.refine(q)
+            if i == 0 and not self.training and 0 < cfg.infer_queries < q.shape[1]:
+                q, anchors, ids = self._prune(head, q, anchors, ids, cfg.infer_queries)
+                sizes = [q.shape[1]]
             if self.training or i == len(self.layers) - 1:
                 per_layer.append(_split(self._predict(head, q, anchors, k, hw), sizes))
         out = {
