@@ -63,7 +63,6 @@ class Predictor:
         self.last_reset = reason
 
     def _check_time(self, stamp: float) -> None:
-        self.last_reset = ""
         if self.last_stamp is None:
             return
         if stamp <= self.last_stamp:
@@ -92,6 +91,7 @@ class Predictor:
         if camera_motion is not None:
             camera_motion = np.asarray(camera_motion, dtype=np.float64)
             check_camera_motion(camera_motion)
+        self.last_reset = ""  # says why this step reset, if it did
         if self.multi_frame:
             self._check_time(stamp)
         image, k_in = self.prepare(rgb, k)

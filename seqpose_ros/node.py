@@ -9,15 +9,17 @@ ROS plumbing only.
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -32,7 +34,7 @@ from seqpose_core.assets import default_checkpoint
 from seqpose_core.checkpoint import CheckpointError, load_model
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
-from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
+from seqpose_core.predictor import Predictor
 from seqpose_ros.converters import (
     ConversionError,
     camera_info_to_k,
@@ -43,38 +45,34 @@ from seqpose_ros.converters import (
     to_markers,
     to_transforms,
 )
-from seqpose_ros.pipeline import Rejected, StreamGuard
+from seqpose_ros.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check
+from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
 
 LOG_PERIOD = 5.0  # seconds between log lines of one kind of rejection
-PARAMETERS = {
-    "checkpoint": "",  # "" = the embedded default model (random weights if none ships)
-    "device": "cpu",
-    "multi_frame": True,
-    "score_threshold": DEFAULT_SCORE_THRESHOLD,
-    "max_detections": 50,
-    "image_topic": "image",
-    "camera_info_topic": "camera_info",
-    "detections_topic": "detections",
-    "markers_topic": "markers",
-    "status_topic": "~/status",
-    "qos": "sensor_data",  # or "reliable"
-    "publish_tf": True,
-    "frame_prefix": "seqpose/",
-    "max_gap": 1.0,
-    "jump_back_reset": 0.5,
-    "camera_info_tolerance": 0.5,
-    "camera_info_wait": 0.05,
-    "marker_lifetime": 0.5,
-    "diagnostics_period": 1.0,
-    "autostart": False,
-}
+
+
+def descriptor(name: str) -> ParameterDescriptor:
+    """The ROS descriptor of one parameter: its description and range (enforced by rclpy)."""
+    spec, default = SPECS[name], DEFAULTS[name]
+    d = ParameterDescriptor(name=name, description=spec.description)
+    if spec.choices:
+        d.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    if spec.low is not None and isinstance(default, float):
+        d.floating_point_range = [FloatingPointRange(from_value=spec.low, to_value=spec.high, step=0.0)]
+    elif spec.low is not None:
+        d.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    return d
 
 
 class SeqPoseNode(LifecycleNode):
+    """Lifecycle node around seqpose_core's Predictor: Image + CameraInfo in; detections, markers,
+    TF, FrameStatus and diagnostics out. Inference runs on a worker thread, newest frame first."""
+
     def __init__(self, **kwargs: object):
         super().__init__("seqpose", **kwargs)
-        for name, default in PARAMETERS.items():
-            self.declare_parameter(name, default)
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.params = self._declare_parameters()
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.guard: StreamGuard | None = None
         self.random_weights = False
         self._pending: tuple[Image, float] | None = None
@@ -85,12 +83,38 @@ class SeqPoseNode(LifecycleNode):
         self._entities: list[tuple] = []  # (destroy function, entity) created on activate
         self._logged: dict[str, float] = {}
 
-    def p(self, name: str) -> object:
-        return self.get_parameter(name).value
+    def _declare_parameters(self) -> NodeParams:
+        """Declare every parameter with its descriptor; an out-of-range or mistyped start value
+        is refused (logged with the parameter's name) and the default kept."""
+        for name, default in DEFAULTS.items():
+            try:
+                self.declare_parameter(name, default, descriptor(name))
+            except (InvalidParameterValueException, InvalidParameterTypeException, ValueError) as exc:
+                self.get_logger().error(f"parameter {name}: start value refused ({exc}); using {default!r}")
+                self.declare_parameter(name, default, descriptor(name), ignore_override=True)
+        return self._read_parameters()
+
+    def _read_parameters(self) -> NodeParams:
+        return NodeParams.from_values({name: self.get_parameter(name).value for name in DEFAULTS})
+
+    def _validate_parameters(self, params: list) -> SetParametersResult:
+        for param in params:
+            try:
+                check(param.name, param.value)
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list) -> None:
+        """After a set: refresh the typed parameters; the runtime ones reach the predictor now."""
+        self.params = self._read_parameters()
+        if self.guard is not None and any(p.name in RUNTIME for p in params):
+            self.guard.predictor.score_threshold = self.params.score_threshold
+            self.guard.predictor.max_detections = self.params.max_detections
 
     # lifecycle ---------------------------------------------------------------------
     def _load_model(self) -> SeqPose:
-        path = str(self.p("checkpoint")) or (str(default_checkpoint()) if default_checkpoint() else "")
+        path = self.params.checkpoint or (str(default_checkpoint()) if default_checkpoint() else "")
         if path:
             self.get_logger().info(f"loading model {path}")
             return load_model(Path(path))
@@ -102,43 +126,46 @@ class SeqPoseNode(LifecycleNode):
         try:
             model = self._load_model()
         except (CheckpointError, OSError, ValueError) as exc:
-            self.get_logger().error(f"configure failed: {exc}")
+            self.get_logger().error(f"configure failed (parameter checkpoint): {exc}")
             return TransitionCallbackReturn.FAILURE
-        predictor = Predictor(
-            model,
-            str(self.p("device")),
-            multi_frame=bool(self.p("multi_frame")),
-            score_threshold=float(self.p("score_threshold")),
-            max_detections=int(self.p("max_detections")),
-            max_gap=float(self.p("max_gap")),
-        )
-        self.guard = StreamGuard(
-            predictor, float(self.p("camera_info_tolerance")), float(self.p("jump_back_reset"))
-        )
+        try:
+            predictor = Predictor(
+                model,
+                self.params.device,
+                multi_frame=self.params.multi_frame,
+                score_threshold=self.params.score_threshold,
+                max_detections=self.params.max_detections,
+                max_gap=self.params.max_gap,
+            )
+        except Exception as exc:  # torch: RuntimeError, AssertionError, ... for an unusable device
+            name = exc.__class__.__name__
+            self.get_logger().error(
+                f"configure failed (parameter device {self.params.device!r}): {name}: {exc}"
+            )
+            return TransitionCallbackReturn.FAILURE
+        self.guard = StreamGuard(predictor, self.params.camera_info_tolerance, self.params.jump_back_reset)
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        qos = qos_profile_sensor_data if self.p("qos") == "sensor_data" else QoSProfile(depth=5)
-        self.pub_det = self.create_publisher(Detection3DArray, str(self.p("detections_topic")), 10)
-        self.pub_markers = self.create_publisher(MarkerArray, str(self.p("markers_topic")), 10)
-        self.pub_status = self.create_publisher(FrameStatus, str(self.p("status_topic")), 10)
+        qos = qos_profile_sensor_data if self.params.qos == "sensor_data" else QoSProfile(depth=5)
+        self.pub_det = self.create_publisher(Detection3DArray, "detections", 10)
+        self.pub_markers = self.create_publisher(MarkerArray, "markers", 10)
+        self.pub_status = self.create_publisher(FrameStatus, "~/status", 10)
         self.pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [
             (
                 self.destroy_subscription,
-                self.create_subscription(Image, str(self.p("image_topic")), self.on_image, qos),
+                self.create_subscription(Image, "image", self.on_image, qos),
             ),
             (
                 self.destroy_subscription,
-                self.create_subscription(
-                    CameraInfo, str(self.p("camera_info_topic")), self.on_camera_info, qos
-                ),
+                self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, qos),
             ),
             (self.destroy_service, self.create_service(Trigger, "~/reset", self.on_reset)),
             (
                 self.destroy_timer,
-                self.create_timer(float(self.p("diagnostics_period")), self.publish_diagnostics),
+                self.create_timer(self.params.diagnostics_period, self.publish_diagnostics),
             ),
         ] + [
             (self.destroy_publisher, pub)
@@ -184,13 +211,14 @@ class SeqPoseNode(LifecycleNode):
     def on_image(self, msg: Image) -> None:
         with self._lock:
             if self._pending is not None:
-                self.guard.counters.dropped += 1
+                self.guard.count_drop()
             self._pending = (msg, time.monotonic())
         self._wake.set()
 
     def on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        self.guard.reset("requested on ~/reset")
-        response.success, response.message = True, "temporal memory cleared"
+        """Counted now; the worker clears the memory before its next frame (never mid-inference)."""
+        self.guard.request_reset("requested on ~/reset")
+        response.success, response.message = True, "temporal memory cleared before the next frame"
         return response
 
     # inference ---------------------------------------------------------------------
@@ -206,16 +234,10 @@ class SeqPoseNode(LifecycleNode):
                 except Exception as exc:  # the node must outlive any one frame
                     self._reject(f"image: unexpected {exc.__class__.__name__}: {exc}")
 
-    def _wait_for_camera_info(self, frame: str, stamp: float) -> None:
-        """A camera info may arrive just after its image: wait briefly for it."""
-        deadline = time.monotonic() + float(self.p("camera_info_wait"))
-        while not self.guard.has_camera_info(frame, stamp) and time.monotonic() < deadline:
-            time.sleep(0.002)
-
     def _process(self, msg: Image, arrived: float) -> None:
         try:
             stamp, frame = stamp_seconds(msg.header), frame_id(msg.header)
-            self._wait_for_camera_info(frame, stamp)
+            self.guard.wait_for_camera_info(frame, stamp, self.params.camera_info_wait)
             rgb = image_to_rgb(msg)
             result = self.guard.process(rgb, frame, stamp)
         except ConversionError as exc:
@@ -226,17 +248,17 @@ class SeqPoseNode(LifecycleNode):
             return
         header = msg.header
         self.pub_det.publish(to_detections(result.estimates, header))
-        self.pub_markers.publish(to_markers(result.estimates, header, float(self.p("marker_lifetime"))))
-        if self.p("publish_tf") and result.estimates:
-            self.pub_tf.publish(to_transforms(result.estimates, header, str(self.p("frame_prefix"))))
+        self.pub_markers.publish(to_markers(result.estimates, header, self.params.marker_lifetime))
+        if self.params.publish_tf and result.estimates:
+            self.pub_tf.publish(to_transforms(result.estimates, header, self.params.frame_prefix))
         latency = time.monotonic() - arrived
-        self.guard.counters.latencies.append(latency)
+        self.guard.add_latency(latency)
         self.pub_status.publish(self._status(header, result, latency))
         if result.reset_reason:
-            self.get_logger().info(f"temporal memory reset: {result.reset_reason}")
+            self._log("reset", f"temporal memory reset: {result.reset_reason}", self.get_logger().info)
 
     def _status(self, header: object, result: object, latency: float) -> FrameStatus:
-        c = self.guard.counters
+        c = self.guard.snapshot()
         return FrameStatus(
             header=header,
             inference_time=result.inference_time,
@@ -246,7 +268,7 @@ class SeqPoseNode(LifecycleNode):
             frames_dropped=c.dropped,
             messages_rejected=c.rejected,
             memory_resets=c.resets,
-            memory_frames=len(self.guard.predictor.memory),
+            memory_frames=self.guard.memory_frames,
             reset_reason=result.reset_reason,
             random_weights=self.random_weights,
         )
@@ -256,32 +278,35 @@ class SeqPoseNode(LifecycleNode):
         self._log_rejection(reason)
 
     def _log_rejection(self, reason: str) -> None:
-        """One log line per kind of rejection every LOG_PERIOD seconds (kinds ignore numbers)."""
-        kind = re.sub(r"[\d.]+", "#", reason)
+        self._log(reason_kind(reason), f"rejected {reason}", self.get_logger().warning)
+
+    def _log(self, kind: str, text: str, write: Callable[[str], object]) -> None:
+        """One log line per kind of event every LOG_PERIOD seconds, however its details vary."""
         now = time.monotonic()
         if now - self._logged.get(kind, -LOG_PERIOD) >= LOG_PERIOD:
             self._logged[kind] = now
-            self.get_logger().warning(f"rejected {reason}")
+            write(text)
 
     def publish_diagnostics(self) -> None:
-        c = self.guard.counters
-        period = float(self.p("diagnostics_period"))
+        """Totals as values; the level reflects this period only (WARN: a rejection since the
+        last message, or random weights)."""
+        c = self.guard.take_window()
         lat = c.latencies[-1000:]
         values = {
-            "rate_hz": c.processed_since / period,
+            "rate_hz": c.processed_since / self.params.diagnostics_period,
             "latency_ms_mean": 1000 * float(np.mean(lat)) if lat else 0.0,
             "frames_processed": c.processed,
             "frames_dropped": c.dropped,
             "messages_rejected": c.rejected,
+            "rejected_since_last": c.rejected_since,
             "memory_resets": c.resets,
             "last_rejection": c.last_reject,
             "random_weights": self.random_weights,
+            **{f"rejected: {kind}": n for kind, n in sorted(c.rejected_by.items())},
         }
-        c.latencies.clear()
-        c.processed_since = 0
-        level = DiagnosticStatus.WARN if self.random_weights or c.last_reject else DiagnosticStatus.OK
+        warn = self.random_weights or c.rejected_since > 0
         status = DiagnosticStatus(
-            level=level,
+            level=DiagnosticStatus.WARN if warn else DiagnosticStatus.OK,
             name="seqpose: category-level pose",
             hardware_id=self.get_name(),
             message="random weights" if self.random_weights else "running",
@@ -297,7 +322,7 @@ def main(args: list[str] | None = None) -> int:
     node = SeqPoseNode()
     try:
         # On a failed configure the node stays up, unconfigured, for the operator to fix and retry.
-        if node.p("autostart") and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+        if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             node.trigger_activate()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

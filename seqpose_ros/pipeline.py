@@ -6,6 +6,8 @@ The node feeds it converted messages from its callbacks and publishes what it re
 
 from __future__ import annotations
 
+import copy
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -27,8 +29,16 @@ class Counters:
     rejected: int = 0
     resets: int = 0
     last_reject: str = ""
+    rejected_by: dict[str, int] = field(default_factory=dict)  # totals per kind of rejection
     latencies: list[float] = field(default_factory=list)  # seconds, since the last diagnostics
     processed_since: int = 0
+    rejected_since: int = 0
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a rejection: its text without quoted values and numbers, so that frame ids,
+    encodings and sizes that vary from message to message are one kind."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"|-?\d[\d.e+-]*", "#", reason)
 
 
 @dataclass
@@ -52,7 +62,9 @@ class StreamGuard:
         self.info_tolerance, self.jump_back_reset = info_tolerance, jump_back_reset
         self.infos: OrderedDict[tuple[str, float], tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
         self.max_infos = max_infos
-        self._infos_lock = threading.Lock()
+        self._infos_changed = threading.Condition()
+        self._lock = threading.Lock()  # counters: image callback, worker and diagnostics timer
+        self._reset_request = ""
         self.last_stamp: float | None = None
         self.frame_id: str | None = None
         self.counters = Counters()
@@ -61,10 +73,16 @@ class StreamGuard:
         self, frame_id: str, stamp: float, k: np.ndarray, size: tuple[int, int] | None = None
     ) -> None:
         """k (3, 3) of an image of size (width, height); None: any size (bags without it)."""
-        with self._infos_lock:  # callbacks add while the inference thread reads
+        with self._infos_changed:  # callbacks add while the inference thread reads
             self.infos[(frame_id, stamp)] = (k, size)
             while len(self.infos) > self.max_infos:
                 self.infos.popitem(last=False)
+            self._infos_changed.notify_all()
+
+    def wait_for_camera_info(self, frame_id: str, stamp: float, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for a camera info that fits this image (it may come just after)."""
+        with self._infos_changed:
+            return self._infos_changed.wait_for(lambda: self.has_camera_info(frame_id, stamp), timeout)
 
     def has_camera_info(self, frame_id: str, stamp: float) -> bool:
         try:
@@ -76,7 +94,7 @@ class StreamGuard:
     def camera_info(self, frame_id: str, stamp: float) -> tuple[np.ndarray, tuple[int, int] | None]:
         """The camera info of this frame, K and image size: same frame id, nearest stamp within
         the tolerance."""
-        with self._infos_lock:
+        with self._infos_changed:
             infos = list(self.infos.items())
         best = min(
             ((abs(s - stamp), k) for (f, s), k in infos if f == frame_id),
@@ -90,9 +108,25 @@ class StreamGuard:
         return best[1]
 
     def reset(self, reason: str) -> None:
+        """Clear the memory now (call from the thread that runs ``process``) and count it."""
         self.predictor.reset(reason)
         self.last_stamp = None
-        self.counters.resets += 1
+        with self._lock:
+            self.counters.resets += 1
+
+    def request_reset(self, reason: str) -> None:
+        """From any thread: counted now, applied by ``process`` before its next frame."""
+        with self._lock:
+            self.counters.resets += 1
+            self._reset_request = reason
+
+    def _take_reset_request(self) -> str:
+        with self._lock:
+            reason, self._reset_request = self._reset_request, ""
+        if reason:
+            self.predictor.reset(reason)
+            self.last_stamp = None
+        return reason
 
     def _guard_stream(self, frame_id: str, stamp: float) -> str:
         reason = ""
@@ -113,20 +147,52 @@ class StreamGuard:
                     f"camera_info is for {size[0]} x {size[1]} images, this image is"
                     f" {rgb.shape[1]} x {rgb.shape[0]}: its K does not apply"
                 )
-            reason = self._guard_stream(frame_id, stamp)
+            requested = self._take_reset_request()
+            reason = self._guard_stream(frame_id, stamp) or requested
             start = time.perf_counter()
             estimates = self.predictor.step(rgb, k, stamp)
         except (Rejected, ValueError) as exc:
             self.reject(str(exc))
             raise Rejected(str(exc)) from exc
-        if self.predictor.last_reset:  # time jumped back beyond the limit, or a gap
-            reason = self.predictor.last_reset
-            self.counters.resets += 1
+        with self._lock:
+            if self.predictor.last_reset:  # this step reset: time jumped back beyond the limit, or a gap
+                reason = self.predictor.last_reset
+                self.counters.resets += 1
+            self.counters.processed += 1
+            self.counters.processed_since += 1
         self.last_stamp = stamp
-        self.counters.processed += 1
-        self.counters.processed_since += 1
         return FrameResult(estimates, time.perf_counter() - start, reason)
 
     def reject(self, reason: str) -> None:
-        self.counters.rejected += 1
-        self.counters.last_reject = reason
+        kind = reason_kind(reason)
+        with self._lock:
+            c = self.counters
+            c.rejected += 1
+            c.rejected_since += 1
+            c.last_reject = reason
+            c.rejected_by[kind] = c.rejected_by.get(kind, 0) + 1
+
+    def count_drop(self) -> None:
+        with self._lock:
+            self.counters.dropped += 1
+
+    def add_latency(self, seconds: float) -> None:
+        with self._lock:
+            self.counters.latencies.append(seconds)
+
+    def snapshot(self) -> Counters:
+        """A consistent copy of the counters."""
+        with self._lock:
+            return copy.deepcopy(self.counters)
+
+    def take_window(self) -> Counters:
+        """A copy of the counters; the per-period ones (latencies, *_since) start afresh."""
+        with self._lock:
+            c = copy.deepcopy(self.counters)
+            self.counters.latencies.clear()
+            self.counters.processed_since = self.counters.rejected_since = 0
+        return c
+
+    @property
+    def memory_frames(self) -> int:
+        return len(self.predictor.memory)

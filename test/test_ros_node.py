@@ -10,6 +10,7 @@ import torch
 
 rclpy = pytest.importorskip("rclpy")
 
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from support.rosgraph import CameraRig, header  # noqa: E402
 
@@ -150,6 +151,12 @@ def test_bad_inputs_are_counted_and_the_node_recovers(background, checkpoint, fr
         5,
         "diagnostics",
     )
+    kinds = {v.key for m in rig.got["/diagnostics"] for s in m.status for v in s.values}
+    assert len([k for k in kinds if k.startswith("rejected: ")]) == 7  # each under its own reason
+    seen = len(rig.got["/diagnostics"])
+    rig.wait_for(lambda: len(rig.got["/diagnostics"]) >= seen + 3, 10, "later diagnostics")
+    # OK again after a period without rejections
+    assert rig.got["/diagnostics"][-1].status[0].level == DiagnosticStatus.OK
     output = node.output()
     for fragment in (
         "16UC1",
@@ -219,7 +226,7 @@ def test_lifecycle_transitions_in_process(checkpoint):
         )
         ok = TransitionCallbackReturn.SUCCESS
         assert node.trigger_configure() == ok and node.trigger_activate() == ok
-        assert node.get_subscriptions_info_by_topic("/image") or node.count_publishers("/detections") == 1
+        assert node.count_subscribers("/image") == 1 and node.count_publishers("/detections") == 1
         assert (
             node.trigger_deactivate() == ok and node.trigger_activate() == ok
         )  # activate again after deactivate
@@ -228,3 +235,41 @@ def test_lifecycle_transitions_in_process(checkpoint):
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_parameters_are_range_checked_at_start_and_at_run_time(checkpoint, capfd):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from seqpose_ros.node import SeqPoseNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        overrides = [
+            Parameter("checkpoint", value=str(checkpoint)),
+            Parameter("diagnostics_period", value=0.0),
+        ]
+        node = SeqPoseNode(context=context, parameter_overrides=overrides)
+        assert node.params.diagnostics_period == 1.0  # refused at start, default kept, node up
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert not node.set_parameters([Parameter("score_threshold", value=1.5)])[0].successful
+        refused = node.set_parameters([Parameter("qos", value="fast")])[0]
+        assert not refused.successful and "qos" in refused.reason
+        assert node.set_parameters([Parameter("score_threshold", value=0.9)])[0].successful
+        assert node.guard.predictor.score_threshold == 0.9 and node.params.score_threshold == 0.9
+        node.destroy_node()
+        bad = SeqPoseNode(
+            context=context,
+            parameter_overrides=[
+                Parameter("checkpoint", value=str(checkpoint)),
+                Parameter("device", value="gpu0"),
+            ],
+        )
+        assert bad.trigger_configure() == TransitionCallbackReturn.FAILURE
+        bad.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
+    log = capfd.readouterr().err
+    assert "parameter diagnostics_period: start value refused" in log
+    assert "configure failed (parameter device 'gpu0')" in log

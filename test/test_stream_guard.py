@@ -1,0 +1,110 @@
+"""The node's ROS-free parts: StreamGuard's counting and resets, and the typed parameters."""
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from seqpose_core.model.config import tiny_config
+from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.predictor import Predictor
+from seqpose_ros.params import DEFAULTS, NodeParams, check
+from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
+
+ROOT = Path(__file__).resolve().parents[1]
+K = np.array([[300.0, 0, 160], [0, 300.0, 120], [0, 0, 1]])
+RGB = np.zeros((240, 320, 3), np.uint8)
+
+
+def guard(multi_frame: bool) -> StreamGuard:
+    torch.manual_seed(0)
+    model = SeqPose(tiny_config(input_size=(112, 154)))
+    g = StreamGuard(Predictor(model, "cpu", multi_frame), max_infos=100)
+    for i in range(40):
+        g.add_camera_info("cam", 0.1 * i, K, (320, 240))
+        g.add_camera_info("other", 0.1 * i, K, (320, 240))
+    return g
+
+
+@pytest.mark.parametrize("multi_frame", [False, True])
+def test_a_reset_is_counted_once_and_reported_by_one_frame(multi_frame):
+    g = guard(multi_frame)
+    reasons = [g.process(RGB, "cam", 0.1 * i).reset_reason for i in range(2)]
+    g.request_reset("requested on ~/reset")
+    assert g.snapshot().resets == 1 and len(g.predictor.memory) == (1 if multi_frame else 0) * 2
+    reasons += [g.process(RGB, "cam", 0.1 * i).reset_reason for i in range(2, 5)]
+    reasons.append(g.process(RGB, "other", 0.5).reset_reason)  # a new camera: one more reset
+    reasons += [g.process(RGB, "other", 0.1 * i).reset_reason for i in range(6, 8)]
+    assert reasons == [
+        "",
+        "",
+        "requested on ~/reset",
+        "",
+        "",
+        "frame id changed from 'cam' to 'other'",
+        "",
+        "",
+    ]
+    assert g.snapshot().resets == 2 and g.snapshot().processed == 8
+
+
+def test_reset_requests_from_another_thread_count_each_and_never_clear_mid_frame():
+    g = guard(True)
+    cleared_during_step = []
+    step = g.predictor.step
+
+    def watched_step(*args, **kw):
+        before = len(g.predictor.memory)
+        out = step(*args, **kw)
+        cleared_during_step.append(len(g.predictor.memory) < min(before + 1, 3))
+        return out
+
+    g.predictor.step = watched_step
+    requester = threading.Thread(target=lambda: [g.request_reset("requested") for _ in range(20)])
+    requester.start()
+    for i in range(30):
+        g.process(RGB, "cam", 0.1 * i)
+    requester.join()
+    assert g.snapshot().resets == 20 and not any(cleared_during_step)
+
+
+def test_rejections_are_counted_per_kind_and_the_window_restarts():
+    g = guard(True)
+    for frame in ("a", "b", "c"):
+        with pytest.raises(Rejected):
+            g.process(RGB, frame, 1.0)
+    with pytest.raises(Rejected):
+        g.process(np.zeros((480, 640, 3), np.uint8), "cam", 1.0)  # camera info for another size
+    window = g.take_window()
+    assert window.rejected == window.rejected_since == 4 and len(window.rejected_by) == 2
+    assert window.rejected_by[reason_kind("no camera_info for frame 'x' within 0.5 s of 1.000")] == 3
+    g.process(RGB, "cam", 1.1)
+    later = g.take_window()
+    assert later.rejected == 4 and later.rejected_since == 0 and later.processed_since == 1
+
+
+def test_config_yaml_sets_exactly_the_typed_parameters_within_their_ranges():
+    doc = yaml.safe_load((ROOT / "config" / "seqpose.yaml").read_text())["seqpose"]["ros__parameters"]
+    assert set(doc) == set(DEFAULTS)
+    assert NodeParams.from_values(doc).autostart is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("diagnostics_period", 0.0, "outside"),
+        ("score_threshold", 1.5, "outside"),
+        ("max_detections", 0, "outside"),
+        ("qos", "fast", "not one of"),
+        ("multi_frame", 1, "expected bool"),
+        ("max_detections", 2.5, "expected int"),
+        ("image_topic", "/x", "no such parameter"),
+    ],
+)
+def test_parameters_out_of_range_or_of_the_wrong_type_are_named(name, value, message):
+    with pytest.raises(ValueError, match=f"parameter '{name}'.*{message}"):
+        check(name, value)
+    check("diagnostics_period", 2)  # an integer is a fine float
