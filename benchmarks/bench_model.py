@@ -2,20 +2,25 @@
 
 Stages: encoder (DINOv2), depth decoder (DPT + level fusion), query decoder (STSQ layers)
 and head (pose heads of all layers). Single-frame (no memory) and multi-frame (memory of
-N x K queries, K propagated) are timed separately; their ratio is printed. Random weights:
-latency does not depend on the values. Usage: python benchmarks/bench_model.py [--configs tiny vits]
+N x K queries, K propagated) are timed separately; their ratio is printed. Each precision
+(fp32, bf16 features, int8 linear layers; seqpose_core.precision) is timed in the same run,
+stage times are medians over the frames. Random weights: latency does not depend on the
+values. Usage: python benchmarks/bench_model.py [--configs tiny vits] [--precisions fp32 bf16 int8]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import torch
 
 from seqpose_core.model.config import ModelConfig, tiny_config
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.precision import prepare_model
 
 K = torch.tensor([[[296.0, 0, 160.5], [0, 296.0, 118.5], [0, 0, 1]]])
 
@@ -34,14 +39,15 @@ def _time_heads(model: SeqPose, totals: dict[str, float]) -> None:
 
 @torch.inference_mode()
 def run(model: SeqPose, multi_frame: bool, frames: int, warmup: int = 3) -> dict[str, float]:
+    """Median ms per stage over ``frames`` frames after ``warmup``."""
     totals: dict[str, float] = defaultdict(float)
     _time_heads(model, totals)
     image = torch.rand(1, 3, *model.cfg.input_size)
     hw = (image.shape[2] // 14, image.shape[3] // 14)
     memory = model.new_memory() if multi_frame else None
+    samples: dict[str, list[float]] = defaultdict(list)
     for i in range(warmup + frames):
-        if i == warmup:
-            totals.clear()
+        totals.clear()
         stamp = torch.tensor([i / 30.0], dtype=torch.float64)
         t0 = time.perf_counter()
         tokens = model.features.encode(image)
@@ -55,37 +61,67 @@ def run(model: SeqPose, multi_frame: bool, frames: int, warmup: int = 3) -> dict
         if memory is not None:
             model.remember(memory, out, stamp)
         t3 = time.perf_counter()
-        totals["encoder"] += t1 - t0
-        totals["depth decoder"] += t2 - t1
-        totals["decoder+head"] += t3 - t2
-    result = {k: 1000 * v / frames for k, v in totals.items() if not k.startswith("_")}
-    result["query decoder"] = result.pop("decoder+head") - result["head"]
-    result["total"] = sum(result[k] for k in ("encoder", "depth decoder", "query decoder", "head"))
-    return result
+        if i >= warmup:
+            stage = {"encoder": t1 - t0, "depth decoder": t2 - t1, "head": totals["head"]}
+            stage["query decoder"] = t3 - t2 - totals["head"]
+            stage["total"] = t3 - t0
+            for k, v in stage.items():
+                samples[k].append(1000 * v)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def timed_model(model: SeqPose, precision: str) -> SeqPose:
+    """bf16: the stages run under autocast as the Predictor's bf16 features do (encoder and
+    depth decoder in bf16, query decoder in fp32); int8: dynamically quantised linears."""
+    if precision != "bf16":
+        return prepare_model(model, precision)
+    features = model.features
+    for name in ("encode", "decode", "fuse_levels"):
+        setattr(features, name, _bf16(getattr(features, name)))
+    return model
+
+
+def _bf16(fn: Callable) -> Callable:
+    def wrapped(*args: object) -> object:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = fn(*args)
+        if isinstance(out, torch.Tensor):
+            return out.float()
+        if isinstance(out, tuple):
+            return tuple([t.float() for t in x] if isinstance(x, list) else x for x in out)
+        return [t.float() for t in out] if isinstance(out, list) else out
+
+    return wrapped
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--configs", nargs="+", default=["tiny", "vits"])
+    p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
     p.add_argument("--frames", type=int, default=10)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(
-        f"torch {torch.__version__}, {args.threads} threads, input 238x322, ms/frame, mean of {args.frames}"
-    )
+    print(f"torch {torch.__version__}, {args.threads} threads, ms/frame, median of {args.frames} frames")
     for name in args.configs:
-        torch.manual_seed(0)
         cfg = tiny_config() if name == "tiny" else ModelConfig(encoder=name)
-        model = SeqPose(cfg).eval()
-        rows = {mode: run(model, mode == "MF", args.frames) for mode in ("SF", "MF")}
-        for mode, r in rows.items():
-            outside = 100 * (1 - r["encoder"] / r["total"])
-            stages = "  ".join(
-                f"{k} {r[k]:7.1f}" for k in ("encoder", "depth decoder", "query decoder", "head")
+        h, w = cfg.input_size
+        for precision in args.precisions:
+            torch.manual_seed(0)
+            model = timed_model(SeqPose(cfg).eval(), precision)
+            rows = {mode: run(model, mode == "MF", args.frames) for mode in ("SF", "MF")}
+            for mode, r in rows.items():
+                stages = "  ".join(
+                    f"{k} {r[k]:7.1f}" for k in ("encoder", "depth decoder", "query decoder", "head")
+                )
+                print(f"{name:5s} {h}x{w} {precision:4s} {mode}  {stages}  total {r['total']:7.1f}")
+            sf = rows["SF"]
+            print(
+                f"{name:5s} {precision:4s} ratios: total/(encoder+DPT)"
+                f" {sf['total'] / (sf['encoder'] + sf['depth decoder']):.2f},"
+                f" query decoder/encoder {sf['query decoder'] / sf['encoder']:.2f},"
+                f" MF/SF {rows['MF']['total'] / sf['total']:.2f}"
             )
-            print(f"{name:5s} {mode}  {stages}  total {r['total']:7.1f}  outside encoder {outside:4.1f}%")
-        print(f"{name:5s} MF/SF {rows['MF']['total'] / rows['SF']['total']:.2f}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.inputs import check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.precision import check_precision, prepare_model
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
 
@@ -43,11 +44,14 @@ class Predictor:
         max_gap: float = 1.0,
         suppression: SuppressionConfig | None = None,
         tracker: TrackerConfig | None = None,
+        precision: str = "fp32",
     ):
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        check_precision(precision, self.device)
+        self.precision = precision
+        self.model = prepare_model(model.to(self.device).eval(), precision)
         self.multi_frame = multi_frame
         self.score_threshold = score_threshold
         self.max_detections = max_detections

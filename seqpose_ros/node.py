@@ -132,6 +132,7 @@ class SeqPoseNode(LifecycleNode):
             predictor = Predictor(
                 model,
                 self.params.device,
+                precision=self.params.precision,
                 multi_frame=self.params.multi_frame,
                 score_threshold=self.params.score_threshold,
                 max_detections=self.params.max_detections,

@@ -27,6 +27,7 @@ class Spec:
 class NodeParams:
     checkpoint: str = ""
     device: str = "cpu"
+    precision: str = "fp32"
     multi_frame: bool = True
     score_threshold: float = DEFAULT_SCORE_THRESHOLD
     max_detections: int = 50
@@ -52,6 +53,9 @@ class NodeParams:
 SPECS: dict[str, Spec] = {
     "checkpoint": Spec(".safetensors with its .yaml beside it; '' = the embedded model (on configure)"),
     "device": Spec("torch device: cpu, cuda, cuda:1, ... (on configure)"),
+    "precision": Spec(
+        "fp32, bf16 (features) or int8 (linear layers, cpu) (on configure)", choices=("fp32", "bf16", "int8")
+    ),
     "multi_frame": Spec("temporal memory across frames; false = single-frame (on configure)"),
     "score_threshold": Spec("publish estimates scoring at least this (next frame)", 0.0, 1.0),
     "max_detections": Spec("at most this many estimates per image (next frame)", 1, 1000),

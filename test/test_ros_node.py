@@ -272,4 +272,4 @@ def test_parameters_are_range_checked_at_start_and_at_run_time(checkpoint, capfd
         rclpy.try_shutdown(context=context)
     log = capfd.readouterr().err
     assert "parameter diagnostics_period: start value refused" in log
-    assert "configure failed (parameter device 'gpu0')" in log
+    assert "configure failed (parameters device 'gpu0'" in log

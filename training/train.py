@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from seqpose_core.checkpoint import save_model
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.criterion import SetCriterion
 from seqpose_core.model.matcher import HungarianMatcher
 from seqpose_core.model.seqpose import build_model
@@ -122,9 +123,10 @@ class Trainer:
 
     def _resume(self, path: Path) -> None:
         state = load_training_state(path)
-        saved = state["config"]["model"]
-        if saved != self.cfg.model.to_dict():
-            diff = [k for k in saved if saved[k] != self.cfg.model.to_dict().get(k)]
+        saved, mine = state["config"]["model"], self.cfg.model.to_dict()
+        default = ModelConfig().to_dict()  # fields newer than the checkpoint: their defaults
+        diff = [k for k in mine if saved.get(k, default[k]) != mine[k] and k != "infer_queries"]
+        if diff:  # infer_queries acts at inference only
             raise ValueError(f"{path}: model config differs from the run's in {diff}")
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
