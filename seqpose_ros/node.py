@@ -139,10 +139,9 @@ class SeqPoseNode(LifecycleNode):
                 max_gap=self.params.max_gap,
             )
         except Exception as exc:  # torch: RuntimeError, AssertionError, ... for an unusable device
-            name = exc.__class__.__name__
-            self.get_logger().error(
-                f"configure failed (parameter device {self.params.device!r}): {name}: {exc}"
-            )
+            cause = f"{exc.__class__.__name__}: {exc}"
+            where = f"parameters device {self.params.device!r}, precision {self.params.precision!r}"
+            self.get_logger().error(f"configure failed ({where}): {cause}")
             return TransitionCallbackReturn.FAILURE
         self.guard = StreamGuard(predictor, self.params.camera_info_tolerance, self.params.jump_back_reset)
         return TransitionCallbackReturn.SUCCESS
