@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     done = args.out / "summary.json"
     rows = {r["recipe"]: r for r in json.loads(done.read_text())} if done.exists() else {}
     for recipe in recipes:
-        if args.only is not None and recipe.name not in args.only:
-            continue
+        if (args.only is not None and recipe.name not in args.only) or recipe.name in rows:
+            continue  # not asked for, or trained and evaluated before
         rows[recipe.name] = evaluate_recipe(doc, recipe, train(doc, recipe))
         ordered = [rows[r.name] for r in recipes if r.name in rows]
         done.write_text(json.dumps(ordered, indent=1))
