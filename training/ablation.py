@@ -1,6 +1,6 @@
 """The #12 ablation: training recipes at an equal training-time budget, on the synthetic benchmark.
 
-    python -m training.ablation --config training/configs/ablation.yaml
+    python -m training.ablation --config training/ablation.yaml
 
 Each recipe is the base experiment with the first recipe's overrides and its own on top,
 trained for ``minutes`` of training time (the LR decays over that budget), then evaluated:
@@ -100,7 +100,7 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.ablation", description=__doc__)
-    p.add_argument("--config", type=Path, default=Path("training/configs/ablation.yaml"))
+    p.add_argument("--config", type=Path, default=Path("training/ablation.yaml"))
     p.add_argument("--out", type=Path, default=Path("reports/ablation"))
     p.add_argument("--only", nargs="*", default=None, help="run just these recipes (by name)")
     args = p.parse_args(argv)
