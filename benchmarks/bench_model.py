@@ -14,7 +14,6 @@ import argparse
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
 
 import torch
 
@@ -70,30 +69,6 @@ def run(model: SeqPose, multi_frame: bool, frames: int, warmup: int = 3) -> dict
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def timed_model(model: SeqPose, precision: str) -> SeqPose:
-    """bf16: the stages run under autocast as the Predictor's bf16 features do (encoder and
-    depth decoder in bf16, query decoder in fp32); int8: dynamically quantised linears."""
-    if precision != "bf16":
-        return prepare_model(model, precision)
-    features = model.features
-    for name in ("encode", "decode", "fuse_levels"):
-        setattr(features, name, _bf16(getattr(features, name)))
-    return model
-
-
-def _bf16(fn: Callable) -> Callable:
-    def wrapped(*args: object) -> object:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = fn(*args)
-        if isinstance(out, torch.Tensor):
-            return out.float()
-        if isinstance(out, tuple):
-            return tuple([t.float() for t in x] if isinstance(x, list) else x for x in out)
-        return [t.float() for t in out] if isinstance(out, list) else out
-
-    return wrapped
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--configs", nargs="+", default=["tiny", "vits"])
@@ -108,7 +83,7 @@ def main() -> None:
         h, w = cfg.input_size
         for precision in args.precisions:
             torch.manual_seed(0)
-            model = timed_model(SeqPose(cfg).eval(), precision)
+            model = prepare_model(SeqPose(cfg).eval(), precision)
             rows = {mode: run(model, mode == "MF", args.frames) for mode in ("SF", "MF")}
             for mode, r in rows.items():
                 stages = "  ".join(

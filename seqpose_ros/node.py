@@ -54,7 +54,8 @@ LOG_PERIOD = 5.0  # seconds between log lines of one kind of rejection
 def descriptor(name: str) -> ParameterDescriptor:
     """The ROS descriptor of one parameter: its description and range (enforced by rclpy)."""
     spec, default = SPECS[name], DEFAULTS[name]
-    d = ParameterDescriptor(name=name, description=spec.description)
+    when = "takes effect on the next frame" if spec.runtime else "takes effect on configure/activate"
+    d = ParameterDescriptor(name=name, description=f"{spec.description} ({when})")
     if spec.choices:
         d.additional_constraints = f"one of: {', '.join(spec.choices)}"
     if spec.low is not None and isinstance(default, float):

@@ -2,16 +2,18 @@
 
 ``config/seqpose.yaml`` sets them (a test checks that its keys are exactly these fields).
 Ranges are enforced when a parameter is declared (an out-of-range start value is refused,
-logged with its name, and the default kept) and whenever it is set. Fields in ``RUNTIME``
-take effect on the next frame; the others when the node is next configured or activated.
+logged with its name, and the default kept) and whenever it is set. Fields marked
+``runtime`` (``RUNTIME``) take effect on the next frame; the others when the node is next
+configured or activated.
 Topics are not parameters: remap ``image``, ``camera_info``, ``detections``, ``markers``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from seqpose_core.precision import PRECISIONS
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 
 
@@ -21,26 +23,38 @@ class Spec:
     low: float | None = None  # inclusive range for numbers
     high: float | None = None
     choices: tuple[str, ...] = ()
+    runtime: bool = False  # True: takes effect on the next frame; else on configure/activate
+
+
+def param(
+    default: Any, description: str, low: float | None = None, high: float | None = None, **kw: Any
+) -> Any:
+    """A parameter: its default and its Spec, kept in the field's metadata."""
+    return field(default=default, metadata={"spec": Spec(description, low, high, **kw)})
 
 
 @dataclass
 class NodeParams:
-    checkpoint: str = ""
-    device: str = "cpu"
-    precision: str = "fp32"
-    multi_frame: bool = True
-    score_threshold: float = DEFAULT_SCORE_THRESHOLD
-    max_detections: int = 50
-    qos: str = "sensor_data"
-    publish_tf: bool = True
-    frame_prefix: str = "seqpose/"
-    max_gap: float = 1.0
-    jump_back_reset: float = 0.5
-    camera_info_tolerance: float = 0.5
-    camera_info_wait: float = 0.05
-    marker_lifetime: float = 0.5
-    diagnostics_period: float = 1.0
-    autostart: bool = False
+    checkpoint: str = param("", ".safetensors with its .yaml beside it; '' = the embedded model")
+    device: str = param("cpu", "torch device: cpu, cuda, cuda:1, ...")
+    precision: str = param("fp32", "fp32, bf16 (features) or int8 (linear layers, cpu)", choices=PRECISIONS)
+    multi_frame: bool = param(True, "temporal memory across frames; false = single-frame")
+    score_threshold: float = param(
+        DEFAULT_SCORE_THRESHOLD, "publish estimates scoring at least this", 0.0, 1.0, runtime=True
+    )
+    max_detections: int = param(50, "at most this many estimates per image", 1, 1000, runtime=True)
+    qos: str = param("sensor_data", "subscriptions' QoS", choices=("sensor_data", "reliable"))
+    publish_tf: bool = param(True, "one TF frame per estimate on /tf", runtime=True)
+    frame_prefix: str = param("seqpose/", "TF child frames <prefix><class>_<track id>", runtime=True)
+    max_gap: float = param(1.0, "seconds between frames beyond which the memory resets", 0.01, 3600.0)
+    jump_back_reset: float = param(0.5, "a stamp this far back resets; less is rejected", 0.0, 3600.0)
+    camera_info_tolerance: float = param(0.5, "seconds between an image and its camera info", 0.0, 60.0)
+    camera_info_wait: float = param(
+        0.05, "seconds an image waits for its own camera info", 0.0, 1.0, runtime=True
+    )
+    marker_lifetime: float = param(0.5, "seconds RViz keeps a marker", 0.0, 3600.0, runtime=True)
+    diagnostics_period: float = param(1.0, "seconds between /diagnostics messages", 0.05, 3600.0)
+    autostart: bool = param(False, "configure and activate without a lifecycle manager (at start)")
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> NodeParams:
@@ -50,40 +64,9 @@ class NodeParams:
         return cls(**values)
 
 
-SPECS: dict[str, Spec] = {
-    "checkpoint": Spec(".safetensors with its .yaml beside it; '' = the embedded model (on configure)"),
-    "device": Spec("torch device: cpu, cuda, cuda:1, ... (on configure)"),
-    "precision": Spec(
-        "fp32, bf16 (features) or int8 (linear layers, cpu) (on configure)", choices=("fp32", "bf16", "int8")
-    ),
-    "multi_frame": Spec("temporal memory across frames; false = single-frame (on configure)"),
-    "score_threshold": Spec("publish estimates scoring at least this (next frame)", 0.0, 1.0),
-    "max_detections": Spec("at most this many estimates per image (next frame)", 1, 1000),
-    "qos": Spec("subscriptions' QoS (on activate)", choices=("sensor_data", "reliable")),
-    "publish_tf": Spec("one TF frame per estimate on /tf (next frame)"),
-    "frame_prefix": Spec("TF child frames <prefix><class>_<track id> (next frame)"),
-    "max_gap": Spec("seconds between frames beyond which the memory resets (on configure)", 0.01, 3600.0),
-    "jump_back_reset": Spec(
-        "a stamp this far back resets the memory; less is rejected (on configure)", 0.0, 3600.0
-    ),
-    "camera_info_tolerance": Spec(
-        "seconds between an image and the camera info it takes (on configure)", 0.0, 60.0
-    ),
-    "camera_info_wait": Spec("seconds an image waits for its own camera info (next frame)", 0.0, 1.0),
-    "marker_lifetime": Spec("seconds RViz keeps a marker (next frame)", 0.0, 3600.0),
-    "diagnostics_period": Spec("seconds between /diagnostics messages (on activate)", 0.05, 3600.0),
-    "autostart": Spec("configure and activate without a lifecycle manager (at start)"),
-}
-RUNTIME = (
-    "score_threshold",
-    "max_detections",
-    "publish_tf",
-    "frame_prefix",
-    "camera_info_wait",
-    "marker_lifetime",
-)
-FIELD_TYPES = {f.name: f.type for f in fields(NodeParams)}
-DEFAULTS = {f.name: f.default for f in fields(NodeParams)}
+SPECS: dict[str, Spec] = {f.name: f.metadata["spec"] for f in fields(NodeParams)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(NodeParams)}
+RUNTIME = tuple(name for name, spec in SPECS.items() if spec.runtime)
 
 
 def check(name: str, value: Any) -> None:

@@ -6,7 +6,7 @@ The node feeds it converted messages from its callbacks and publishes what it re
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import re
 import threading
 import time
@@ -109,10 +109,13 @@ class StreamGuard:
 
     def reset(self, reason: str) -> None:
         """Clear the memory now (call from the thread that runs ``process``) and count it."""
-        self.predictor.reset(reason)
-        self.last_stamp = None
+        self._clear(reason)
         with self._lock:
             self.counters.resets += 1
+
+    def _clear(self, reason: str) -> None:
+        self.predictor.reset(reason)
+        self.last_stamp = None
 
     def request_reset(self, reason: str) -> None:
         """From any thread: counted now, applied by ``process`` before its next frame."""
@@ -124,8 +127,7 @@ class StreamGuard:
         with self._lock:
             reason, self._reset_request = self._reset_request, ""
         if reason:
-            self.predictor.reset(reason)
-            self.last_stamp = None
+            self._clear(reason)
         return reason
 
     def _guard_stream(self, frame_id: str, stamp: float) -> str:
@@ -181,14 +183,18 @@ class StreamGuard:
             self.counters.latencies.append(seconds)
 
     def snapshot(self) -> Counters:
-        """A consistent copy of the counters."""
+        """A consistent copy of the counters (per frame: a shallow copy, its two containers copied)."""
         with self._lock:
-            return copy.deepcopy(self.counters)
+            return self._copy()
+
+    def _copy(self) -> Counters:
+        c = self.counters
+        return dataclasses.replace(c, rejected_by=dict(c.rejected_by), latencies=list(c.latencies))
 
     def take_window(self) -> Counters:
         """A copy of the counters; the per-period ones (latencies, *_since) start afresh."""
         with self._lock:
-            c = copy.deepcopy(self.counters)
+            c = self._copy()
             self.counters.latencies.clear()
             self.counters.processed_since = self.counters.rejected_since = 0
         return c
