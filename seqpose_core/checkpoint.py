@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from seqpose_core.model.config import ModelConfig
@@ -72,16 +72,27 @@ def config_differences(found: ModelConfig, expected: ModelConfig) -> list[str]:
     return [f"{k}: checkpoint {a[k]!r} vs expected {b[k]!r}" for k in a if k not in ignore and a[k] != b[k]]
 
 
+def check_weights_file(path: Path) -> None:
+    """The weights file exists and its safetensors header reads; else the error names it."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: corrupt or unreadable safetensors file ({exc})") from exc
+
+
 def load_model(path: str | Path, expected: ModelConfig | None = None) -> SeqPose:
-    """Build the network from the config beside ``path`` and load its weights exactly."""
+    """Build the network from the config beside ``path`` and load its weights exactly. The
+    weights file is checked first, so a missing or corrupt one is named before its config."""
     path = Path(path).with_suffix(".safetensors")
+    check_weights_file(path)
     cfg = read_config(path)
     if expected is not None:
         diff = config_differences(cfg, expected)
         if diff:
             raise CheckpointError(f"{path}: config does not match: " + "; ".join(diff))
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:

@@ -166,8 +166,14 @@ def test_checkpoint_round_trip_reproduces_outputs_exactly(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError, match=r"tiny\.safetensors: corrupt"):
         load_model(path)
-    with pytest.raises(CheckpointError, match=r"nothing\.yaml: no such file"):
+    path.with_suffix(".yaml").unlink()  # corrupt weights without a config: the weights are named
+    with pytest.raises(CheckpointError, match=r"tiny\.safetensors: corrupt"):
+        load_model(path)
+    with pytest.raises(CheckpointError, match=r"nothing\.safetensors: no such file"):
         load_model(tmp_path / "nothing.safetensors")
+    save_model(m, tmp_path / "lonely").with_suffix(".yaml").unlink()
+    with pytest.raises(CheckpointError, match=r"lonely\.yaml: no such file"):
+        load_model(tmp_path / "lonely.safetensors")
 
 
 def test_inference_pruning_keeps_the_best_first_layer_queries_and_every_carried_one():
