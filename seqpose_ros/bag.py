@@ -1,7 +1,9 @@
 """ROS 2 bags (MCAP by default) with rosbags, no ROS install needed.
 
 ``write_nocs_bag`` turns a NOCS-layout sequence (REAL or synthetic) into a bag with
-sensor_msgs/Image, sensor_msgs/CameraInfo and the ground truth as seqpose/FrameAnnotations.
+sensor_msgs/Image, sensor_msgs/CameraInfo and the ground truth as seqpose/FrameAnnotations,
+and, where the scene knows its camera poses (synthetic scenes), /tf from ``world`` to the
+camera's optical frame at each image's stamp (for the node's ``fixed_frame: world``).
 ``read_camera_bag`` reads any bag with image and camera_info topics, pairing them by stamp.
 Errors name the bag and the topic.
 """
@@ -23,12 +25,15 @@ from seqpose_core.geometry import matrix_to_quaternion, quaternion_to_matrix
 from seqpose_ros import pixels
 
 IMAGE, INFO, GT = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "seqpose/msg/FrameAnnotations"
+TF = "tf2_msgs/msg/TFMessage"
 DEFAULT_TOPICS = {
     "image": "/camera/color/image_raw",
     "camera_info": "/camera/color/camera_info",
     "ground_truth": "/seqpose/ground_truth",
+    "tf": "/tf",
 }
 FRAME_ID = "camera_color_optical_frame"
+WORLD_FRAME = "world"  # the synthetic scenes' table frame, parent of the camera on /tf
 BASE_TIME = 1_700_000_000  # bag stamps: this epoch second plus the frame's time in its video
 
 
@@ -125,6 +130,19 @@ def _annotations(ts: object, header: object, o: Objects) -> object:
     return geo[GT](header=header, objects=objs)
 
 
+def _tf(ts: object, header: object, pose: np.ndarray, child: str) -> object:
+    """One TFMessage: header.frame_id -> child, p_parent = pose @ p_child."""
+    q, t = matrix_to_quaternion(pose[:3, :3]), pose[:3, 3]
+    transform = ts.types["geometry_msgs/msg/Transform"](
+        translation=ts.types["geometry_msgs/msg/Vector3"](x=t[0], y=t[1], z=t[2]),
+        rotation=ts.types["geometry_msgs/msg/Quaternion"](x=q[0], y=q[1], z=q[2], w=q[3]),
+    )
+    stamped = ts.types["geometry_msgs/msg/TransformStamped"](
+        header=header, child_frame_id=child, transform=transform
+    )
+    return ts.types[TF](transforms=[stamped])
+
+
 def write_nocs_bag(root: str | Path, subset: str, scene: str, out: str | Path, mcap: bool = True) -> int:
     """One scene of a NOCS-layout subset -> a bag (image, camera_info, ground truth); returns frames."""
     data = NocsSubset(root, subset)
@@ -140,10 +158,15 @@ def write_nocs_bag(root: str | Path, subset: str, scene: str, out: str | Path, m
             kind: writer.add_connection(DEFAULT_TOPICS[key], kind, typestore=ts)
             for key, kind in (("image", IMAGE), ("camera_info", INFO), ("ground_truth", GT))
         }
+        if data.load(refs[0]).camera_pose is not None:
+            conns[TF] = writer.add_connection(DEFAULT_TOPICS["tf"], TF, typestore=ts)
         for ref in refs:
             frame = data.load(ref)
             stamp = BASE_TIME * 1_000_000_000 + round(frame.stamp * 1e9)
             header = _header(ts, stamp, FRAME_ID)
+            if TF in conns:  # first, so that the node has it when the image arrives
+                msg = _tf(ts, _header(ts, stamp, WORLD_FRAME), frame.camera_pose, FRAME_ID)
+                writer.write(conns[TF], stamp, ts.serialize_cdr(msg, TF))
             for kind, msg in (
                 (INFO, _info(ts, header, frame.k, frame.size)),
                 (IMAGE, _image(ts, header, frame.rgb)),

@@ -24,9 +24,16 @@ from vision_msgs.msg import (
 from visualization_msgs.msg import Marker, MarkerArray
 
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
-from seqpose_core.geometry import BOX_EDGES, box_corners, matrix_to_quaternion, transform_points
+from seqpose_core.geometry import (
+    BOX_EDGES,
+    box_corners,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    transform_points,
+)
 from seqpose_core.inputs import check_intrinsics
 from seqpose_ros import pixels
+from seqpose_ros.tf_buffer import StampedTransform
 
 CLASS_COLOURS = {
     "bottle": (0.9, 0.3, 0.2),
@@ -134,12 +141,35 @@ def to_transforms(estimates: list[PoseEstimate], header: Header, prefix: str) ->
     """One transform per detection: parent = the image's frame, child = prefix + class + track id."""
     out = TFMessage()
     for i, e in enumerate(estimates):
-        pose = pose_msg(e.rotation, e.translation)
-        t = TransformStamped(header=header, child_frame_id=f"{prefix}{object_name(e, i)}")
-        t.transform.translation = Vector3(x=pose.position.x, y=pose.position.y, z=pose.position.z)
-        t.transform.rotation = pose.orientation
-        out.transforms.append(t)
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = e.rotation, e.translation
+        out.transforms.append(transform_msg(m, header, f"{prefix}{object_name(e, i)}"))
     return out
+
+
+def transform_msg(matrix: np.ndarray, header: Header, child: str) -> TransformStamped:
+    """A rigid transform (4, 4), p_parent = M @ p_child, as a TransformStamped (parent: header)."""
+    pose = pose_msg(matrix[:3, :3], matrix[:3, 3])
+    t = TransformStamped(header=header, child_frame_id=child)
+    t.transform.translation = Vector3(x=pose.position.x, y=pose.position.y, z=pose.position.z)
+    t.transform.rotation = pose.orientation
+    return t
+
+
+def to_stamped_transform(t: TransformStamped) -> StampedTransform:
+    """One TF message entry -> StampedTransform; rejects empty frame ids, non-finite values and a
+    zero quaternion."""
+    if not t.header.frame_id or not t.child_frame_id:
+        raise ConversionError(f"transform {t.header.frame_id!r} -> {t.child_frame_id!r}: empty frame id")
+    v, q = t.transform.translation, t.transform.rotation
+    values = np.array([v.x, v.y, v.z, q.x, q.y, q.z, q.w])
+    if not np.all(np.isfinite(values)) or np.linalg.norm(values[3:]) < 1e-6:
+        raise ConversionError(
+            f"transform {t.header.frame_id!r} -> {t.child_frame_id!r}: non-finite values or zero quaternion"
+        )
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = quaternion_to_matrix(values[3:]), values[:3]
+    return StampedTransform(t.header.frame_id, t.child_frame_id, stamp_seconds(t.header), m)
 
 
 def _colour(name: str, alpha: float = 1.0) -> ColorRGBA:

@@ -47,6 +47,7 @@ from seqpose_ros.converters import (
 )
 from seqpose_ros.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check
 from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
+from seqpose_ros.tf_source import CameraPoses
 
 LOG_PERIOD = 5.0  # seconds between log lines of one kind of rejection
 
@@ -82,6 +83,7 @@ class SeqPoseNode(LifecycleNode):
         self._running = False
         self._worker: threading.Thread | None = None
         self._entities: list[tuple] = []  # (destroy function, entity) created on activate
+        self.camera_poses: CameraPoses | None = None  # with fixed_frame: the camera's pose from TF
         self._logged: dict[str, float] = {}
 
     def _declare_parameters(self) -> NodeParams:
@@ -172,6 +174,8 @@ class SeqPoseNode(LifecycleNode):
             (self.destroy_publisher, pub)
             for pub in (self.pub_det, self.pub_markers, self.pub_status, self.pub_tf, self.pub_diag)
         ]
+        if self.params.fixed_frame:
+            self.camera_poses = CameraPoses(self, self.params.fixed_frame, self._reject)
         self._running = True
         self._worker = threading.Thread(target=self._work, name="seqpose-inference", daemon=True)
         self._worker.start()
@@ -182,6 +186,9 @@ class SeqPoseNode(LifecycleNode):
         for destroy, entity in self._entities:
             destroy(entity)
         self._entities = []
+        if self.camera_poses is not None:
+            self.camera_poses.destroy()
+            self.camera_poses = None
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -240,7 +247,7 @@ class SeqPoseNode(LifecycleNode):
             stamp, frame = stamp_seconds(msg.header), frame_id(msg.header)
             self.guard.wait_for_camera_info(frame, stamp, self.params.camera_info_wait)
             rgb = image_to_rgb(msg)
-            result = self.guard.process(rgb, frame, stamp)
+            result = self.guard.process(rgb, frame, stamp, self._camera_pose(frame, stamp))
         except ConversionError as exc:
             self._reject(f"image: {exc}")
             return
@@ -257,6 +264,18 @@ class SeqPoseNode(LifecycleNode):
         self.pub_status.publish(self._status(header, result, latency))
         if result.reset_reason:
             self._log("reset", f"temporal memory reset: {result.reset_reason}", self.get_logger().info)
+
+    def _camera_pose(self, frame: str, stamp: float) -> np.ndarray | None:
+        """Camera -> fixed_frame at the image's stamp (moving-camera mode), None if TF lacks it."""
+        if self.camera_poses is None:
+            return None
+        pose = self.camera_poses.pose(frame, stamp, self.params.tf_wait)
+        if pose is None:
+            self.guard.count_motion_unknown()
+            fixed = self.params.fixed_frame
+            text = f"no transform {fixed!r} <- {frame!r} at {stamp:.3f} s: camera taken as static"
+            self._log("tf", text, self.get_logger().warning)
+        return pose
 
     def _status(self, header: object, result: object, latency: float) -> FrameStatus:
         c = self.guard.snapshot()
@@ -301,6 +320,7 @@ class SeqPoseNode(LifecycleNode):
             "messages_rejected": c.rejected,
             "rejected_since_last": c.rejected_since,
             "memory_resets": c.resets,
+            "camera_motion_unknown": c.motion_unknown,
             "last_rejection": c.last_reject,
             "random_weights": self.random_weights,
             **{f"rejected: {kind}": n for kind, n in sorted(c.rejected_by.items())},

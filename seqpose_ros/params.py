@@ -52,6 +52,12 @@ class NodeParams:
     camera_info_wait: float = param(
         0.05, "seconds an image waits for its own camera info", 0.0, 1.0, runtime=True
     )
+    fixed_frame: str = param(
+        "",
+        "a frame fixed in the world (odom, base_link of an arm): the camera's motion in it, from TF,"
+        " moves the memory and tracks; '' = a static camera",
+    )
+    tf_wait: float = param(0.05, "seconds an image waits for the camera's transform", 0.0, 1.0, runtime=True)
     marker_lifetime: float = param(0.5, "seconds RViz keeps a marker", 0.0, 3600.0, runtime=True)
     diagnostics_period: float = param(1.0, "seconds between /diagnostics messages", 0.05, 3600.0)
     autostart: bool = param(False, "configure and activate without a lifecycle manager (at start)")

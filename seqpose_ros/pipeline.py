@@ -33,6 +33,7 @@ class Counters:
     latencies: list[float] = field(default_factory=list)  # seconds, since the last diagnostics
     processed_since: int = 0
     rejected_since: int = 0
+    motion_unknown: int = 0  # frames of a moving camera (fixed_frame set) without its transform
 
 
 def reason_kind(reason: str) -> str:
@@ -67,6 +68,7 @@ class StreamGuard:
         self._reset_request = ""
         self.last_stamp: float | None = None
         self.frame_id: str | None = None
+        self.last_pose: np.ndarray | None = None  # camera -> fixed frame at the last processed frame
         self.counters = Counters()
 
     def add_camera_info(
@@ -115,7 +117,7 @@ class StreamGuard:
 
     def _clear(self, reason: str) -> None:
         self.predictor.reset(reason)
-        self.last_stamp = None
+        self.last_stamp = self.last_pose = None
 
     def request_reset(self, reason: str) -> None:
         """From any thread: counted now, applied by ``process`` before its next frame."""
@@ -140,8 +142,23 @@ class StreamGuard:
         self.frame_id = frame_id
         return reason
 
-    def process(self, rgb: np.ndarray, frame_id: str, stamp: float) -> FrameResult:
-        """Run one frame; raises Rejected (counted) for inputs that cannot be used."""
+    def camera_motion(self, pose: np.ndarray | None) -> np.ndarray | None:
+        """The camera's motion since the last processed frame, p_now = M @ p_before, from its
+        poses in a fixed frame (4, 4, camera -> fixed); None when either pose is unknown."""
+        if pose is None or self.last_pose is None:
+            return None
+        return np.linalg.inv(pose) @ self.last_pose
+
+    def count_motion_unknown(self) -> None:
+        with self._lock:
+            self.counters.motion_unknown += 1
+
+    def process(
+        self, rgb: np.ndarray, frame_id: str, stamp: float, camera_pose: np.ndarray | None = None
+    ) -> FrameResult:
+        """Run one frame; raises Rejected (counted) for inputs that cannot be used.
+        camera_pose: (4, 4) camera -> a fixed frame at this stamp, when the camera moves and TF
+        knows it; the memory and tracks then follow the camera."""
         try:
             k, size = self.camera_info(frame_id, stamp)
             if size is not None and size != (rgb.shape[1], rgb.shape[0]):
@@ -152,7 +169,7 @@ class StreamGuard:
             requested = self._take_reset_request()
             reason = self._guard_stream(frame_id, stamp) or requested
             start = time.perf_counter()
-            estimates = self.predictor.step(rgb, k, stamp)
+            estimates = self.predictor.step(rgb, k, stamp, self.camera_motion(camera_pose))
         except (Rejected, ValueError) as exc:
             self.reject(str(exc))
             raise Rejected(str(exc)) from exc
@@ -162,7 +179,7 @@ class StreamGuard:
                 self.counters.resets += 1
             self.counters.processed += 1
             self.counters.processed_since += 1
-        self.last_stamp = stamp
+        self.last_stamp, self.last_pose = stamp, camera_pose
         return FrameResult(estimates, time.perf_counter() - start, reason)
 
     def reject(self, reason: str) -> None:

@@ -199,3 +199,17 @@ def test_missing_files_are_named(synth_root, tmp_path):
         NocsSubset(tmp_path, "real_test")
     with pytest.raises(ValueError, match="unknown NOCS subset"):
         NocsSubset(synth_root, "real_val")
+
+
+def test_camera_poses_keep_a_static_object_in_one_place_in_the_world(synth_root):
+    data = NocsSubset(synth_root, "real_test")
+    world: dict[int, list[np.ndarray]] = {}
+    for f in (data.load(ref) for ref in data.frames):
+        pose = f.camera_pose
+        assert pose is not None and np.allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3))
+        for inst, t in zip(f.objects.instance_ids, f.objects.translations, strict=True):
+            world.setdefault(int(inst), []).append(pose[:3, :3] @ t + pose[:3, 3])
+    moved = [np.ptp(np.array(p), axis=0).max() for p in world.values() if len(p) > 1]
+    assert moved and max(moved) < 1e-4  # metres, after the float32 labels
+    poses = [data.load(ref).camera_pose for ref in data.frames]
+    assert np.linalg.norm(poses[-1][:3, 3] - poses[0][:3, 3]) > 0.05  # the camera does move

@@ -8,9 +8,10 @@ import torch
 
 pytest.importorskip("rclpy")
 
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from seqpose_core.checkpoint import save_model
+from seqpose_core.geometry import quaternion_to_matrix
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_ros.bag import IMAGE, INFO, BagError, _header, _image, read_camera_bag, typestore, write_nocs_bag
@@ -46,6 +47,20 @@ def test_bag_round_trip_keeps_images_intrinsics_and_ground_truth(bag, synth_root
         np.testing.assert_allclose(f.gt.rotations, truth.objects.rotations, atol=1e-6)  # float32 labels
         assert f.gt.handle_visible.tolist() == truth.objects.handle_visible.tolist()
         assert f.frame_id == "camera_color_optical_frame"
+    ts = typestore()
+    with Reader(bag) as reader:  # the camera's poses on /tf, world -> optical frame
+        tfs = [
+            ts.deserialize_cdr(raw, c.msgtype).transforms
+            for c, _, raw in reader.messages()
+            if c.topic == "/tf"
+        ]
+    assert len(tfs) == 4
+    for (t,), ref in zip(tfs, data.frames, strict=True):
+        assert (t.header.frame_id, t.child_frame_id) == ("world", "camera_color_optical_frame")
+        v, q = t.transform.translation, t.transform.rotation
+        pose = data.load(ref).camera_pose
+        np.testing.assert_allclose([v.x, v.y, v.z], pose[:3, 3], atol=1e-12)
+        np.testing.assert_allclose(quaternion_to_matrix([q.x, q.y, q.z, q.w]), pose[:3, :3], atol=1e-9)
 
 
 def test_offline_and_live_replay_agree(bag, checkpoint, tmp_path):

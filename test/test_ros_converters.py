@@ -20,7 +20,9 @@ from seqpose_ros.converters import (
     rgb_to_image,
     to_detections,
     to_markers,
+    to_stamped_transform,
     to_transforms,
+    transform_msg,
 )
 
 RGB = np.random.default_rng(0).integers(0, 255, (5, 7, 3), dtype=np.uint8)
@@ -165,3 +167,20 @@ def test_camera_info_for_another_image_size_is_refused():
     guard.add_camera_info("cam", 2.0, k, (640, 480))
     guard.process(np.zeros((480, 640, 3), np.uint8), "cam", 2.0)
     assert guard.counters.processed == 1
+
+
+def test_transforms_round_trip_and_malformed_ones_are_named():
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = rotation_about_y(0.7), [0.4, -0.2, 1.5]
+    h = Header(frame_id="world")
+    h.stamp.sec, h.stamp.nanosec = 12, 500_000_000
+    t = to_stamped_transform(transform_msg(pose, h, "cam_optical"))
+    assert (t.parent, t.child, t.stamp) == ("world", "cam_optical", 12.5)
+    np.testing.assert_allclose(t.matrix, pose, atol=1e-12)
+    bad = transform_msg(pose, h, "cam_optical")
+    bad.transform.rotation.x = bad.transform.rotation.y = bad.transform.rotation.z = 0.0
+    bad.transform.rotation.w = 0.0
+    with pytest.raises(ConversionError, match="'cam_optical': non-finite values or zero quaternion"):
+        to_stamped_transform(bad)
+    with pytest.raises(ConversionError, match="empty frame id"):
+        to_stamped_transform(transform_msg(pose, Header(), "cam_optical"))

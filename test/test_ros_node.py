@@ -11,15 +11,17 @@ import torch
 rclpy = pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from rclpy.qos import QoSProfile  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from support.rosgraph import CameraRig, header  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
 
 from seqpose_core.checkpoint import load_model, save_model  # noqa: E402
 from seqpose_core.data.nocs_dataset import NocsSubset  # noqa: E402
 from seqpose_core.model.config import tiny_config  # noqa: E402
 from seqpose_core.model.seqpose import SeqPose  # noqa: E402
 from seqpose_core.predictor import Predictor  # noqa: E402
-from seqpose_ros.converters import detections_to_estimates  # noqa: E402
+from seqpose_ros.converters import detections_to_estimates, transform_msg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD, MAX_DET = 0.0, 6
@@ -273,3 +275,38 @@ def test_parameters_are_range_checked_at_start_and_at_run_time(checkpoint, capfd
     log = capfd.readouterr().err
     assert "parameter diagnostics_period: start value refused" in log
     assert "configure failed (parameters device 'gpu0'" in log
+
+
+def test_a_moving_camera_in_tf_moves_the_memory_and_tracks_as_the_predictor_does(
+    background, checkpoint, frames, rig
+):
+    """fixed_frame: the node looks up world <- camera on /tf at each image's stamp and hands the
+    motion since the last frame to the Predictor: its TF frame names are those of a Predictor
+    given the same motion (a static object under a moving camera keeps its id: test_tracking)."""
+    node = start_node(background, checkpoint, fixed_frame="world")
+    tf_pub = rig.node.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
+    rig.wait_for_node()
+    rig.wait_for(lambda: tf_pub.get_subscription_count() > 0, 30, "the node's /tf subscription")
+    stamps = [20.0 + 0.1 * i for i in range(len(frames))]
+    for i, (frame, stamp) in enumerate(zip(frames, stamps, strict=True)):
+        tf_pub.publish(
+            TFMessage(transforms=[transform_msg(frame.camera_pose, header(stamp, "world"), "cam_optical")])
+        )
+        rig.spin(0.05)
+        send_and_wait(rig, node, frame, stamp, i + 1)
+    rig.spin(0.3)
+    predictor = Predictor(load_model(checkpoint), "cpu", score_threshold=THRESHOLD, max_detections=MAX_DET)
+    names = {
+        round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 3): [
+            n for *_, n in detections_to_estimates(m)
+        ]
+        for m in rig.got["/detections"]
+    }
+    previous = None
+    for frame, stamp in zip(frames, stamps, strict=True):
+        motion = None if previous is None else np.linalg.inv(frame.camera_pose) @ previous
+        expected = predictor.step(frame.rgb, frame.k, stamp, camera_motion=motion)
+        assert names[round(stamp, 3)] == [f"{e.class_name}_{e.track_id}" for e in expected]
+        previous = frame.camera_pose
+    diag = {v.key: v.value for m in rig.got["/diagnostics"] for s in m.status for v in s.values}
+    assert diag["camera_motion_unknown"] == "0"

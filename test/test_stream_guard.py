@@ -108,3 +108,24 @@ def test_parameters_out_of_range_or_of_the_wrong_type_are_named(name, value, mes
     with pytest.raises(ValueError, match=f"parameter '{name}'.*{message}"):
         check(name, value)
     check("diagnostics_period", 2)  # an integer is a fine float
+
+
+def test_camera_poses_become_the_motion_since_the_last_frame_and_a_reset_forgets_them():
+    g = guard(multi_frame=True)
+    seen = []
+    step = g.predictor.step
+    g.predictor.step = lambda rgb, k, stamp, motion=None: seen.append(motion) or step(rgb, k, stamp, motion)
+    pose = [np.eye(4) for _ in range(4)]
+    for i, p in enumerate(pose):
+        p[:3, 3] = [0.1 * i, 0.0, 0.02 * i * i]  # camera -> fixed frame: the camera drives along x, z
+    g.process(RGB, "cam", 0.0, pose[0])
+    g.process(RGB, "cam", 0.1, pose[1])
+    g.process(RGB, "cam", 0.2, None)  # TF had no transform: no motion, and none known after it
+    g.process(RGB, "cam", 0.3, pose[3])
+    g.request_reset("requested on ~/reset")
+    g.process(RGB, "cam", 0.4, pose[3])
+    assert seen[0] is None and seen[2] is None and seen[3] is None and seen[4] is None
+    point_before = np.array([0.3, -0.1, 1.0, 1.0])  # a static point in the camera at frame 0
+    in_fixed = pose[0] @ point_before
+    np.testing.assert_allclose(seen[1] @ point_before, np.linalg.inv(pose[1]) @ in_fixed, atol=1e-12)
+    np.testing.assert_allclose(seen[1][:3, 3], [-0.1, 0.0, -0.02], atol=1e-12)

@@ -34,7 +34,9 @@ class Frame:
     rgb uint8 (H, W, 3); k (3, 3) intrinsics for this image size; depth float32 (H, W)
     metres, 0 unknown; normals float32 (H, W, 3) unit, facing the camera, 0 unknown;
     class_mask uint8 (H, W) 0 = background else class id; instance_mask uint8 (H, W)
-    255 = background; objects; scene and index name the source; stamp in seconds.
+    255 = background; objects; scene and index name the source; stamp in seconds;
+    camera_pose (4, 4) camera -> world (p_world = T @ p_camera) where the source knows it
+    (synthetic scenes), else None.
     """
 
     rgb: np.ndarray
@@ -47,6 +49,7 @@ class Frame:
     scene: str = ""
     index: int = 0
     stamp: float = 0.0
+    camera_pose: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:

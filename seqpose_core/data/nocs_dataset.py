@@ -18,6 +18,7 @@ from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.geometry3d import backproject, normals_from_depth, robust_umeyama
 from seqpose_core.data.nocs_io import (
     NocsFormatError,
+    read_camera_pose,
     read_color,
     read_coord,
     read_depth,
@@ -127,6 +128,7 @@ class NocsSubset:
             scene=ref.scene.name,
             index=ref.index,
             stamp=ref.index / FRAME_RATE,
+            camera_pose=read_camera_pose(ref.file("camera_pose.txt")),
         )
 
     def _from_label(self, path: Path) -> Objects:

@@ -113,6 +113,24 @@ def write_meta(path: Path, entries: list[MetaEntry]) -> None:
     path.write_text("".join(f"{e.instance_id} {e.class_id} {e.model.replace('/', ' ')}\n" for e in entries))
 
 
+def read_camera_pose(path: Path) -> np.ndarray | None:
+    """The synthetic scenes' ``_camera_pose.txt`` (not part of NOCS): the 4 x 4 camera -> world
+    transform of the frame's optical frame (p_world = T @ p_camera); None when the file is absent."""
+    if not path.is_file():
+        return None
+    try:
+        pose = np.loadtxt(path, dtype=np.float64)
+    except ValueError as exc:
+        raise NocsFormatError(f"{path}: not a 4 x 4 matrix of numbers ({exc})") from exc
+    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)) or not np.allclose(pose[3], [0, 0, 0, 1]):
+        raise NocsFormatError(f"{path}: expected a finite 4 x 4 rigid transform, got shape {pose.shape}")
+    return pose
+
+
+def write_camera_pose(path: Path, pose: np.ndarray) -> None:
+    np.savetxt(path, pose, fmt="%.9f")
+
+
 LABEL_KEYS = ("class_ids", "bboxes", "scales", "rotations", "translations", "instance_ids", "model_list")
 
 

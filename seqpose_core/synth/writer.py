@@ -1,7 +1,9 @@
 """Write synthetic scene videos in the NOCS REAL layout, with every file the readers take.
 
 Per frame: color, depth, mask, coord, meta and an object-deformnet style label pickle
-(test scenes add ``size``, ``poses`` and ``handle_visibility``); per held-out frame a GT
+(test scenes add ``size``, ``poses`` and ``handle_visibility``), and ``_camera_pose.txt``
+(not NOCS: the camera -> world transform, so that tests and benchmarks can give the
+Predictor the camera's motion); per held-out frame a GT
 pickle in the results format under ``gts/real_test``; per instance a normalized ``.obj``
 model under ``obj_models/real_{train,test}``.
 """
@@ -18,6 +20,7 @@ from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import REAL_K, intrinsics_for
 from seqpose_core.data.nocs_io import (
     MetaEntry,
+    write_camera_pose,
     write_color,
     write_coord,
     write_depth,
@@ -131,6 +134,13 @@ def _gt_pickle(label: dict, image_path: str) -> dict:
     }
 
 
+def camera_pose(rot: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Camera -> world rotation (3, 3) and position (3,) -> the 4 x 4 camera -> world transform."""
+    pose = np.eye(4)
+    pose[:3, :3], pose[:3, 3] = rot, position
+    return pose
+
+
 def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator, cfg: SynthConfig) -> int:
     """Sample, render and write one scene video; returns the number of frames written."""
     scene = sample_scene(rng)
@@ -148,6 +158,7 @@ def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator,
         view = renderer.render(cfg.k, rot, pos, (cfg.height, cfg.width))
         label = _label(_annotations(scene, view, rot, pos, min_px), scene, names, test=split == "test")
         _write_frame(folder / f"{f:04d}_", view, meta, label)
+        write_camera_pose(folder / f"{f:04d}_camera_pose.txt", camera_pose(rot, pos))
         if split == "test":
             _write_gt(root, scene_id, f, label)
     return cfg.frames
