@@ -1,10 +1,12 @@
-"""Drawing 9-DoF boxes and axes on images (reports, contact sheets, annotated replays)."""
+"""Drawing 9-DoF boxes and axes on images (reports, contact sheets, annotated replays, the
+node's overlay image)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.geometry import BOX_EDGES, box_corners, project_points, transform_points
 
 GT_COLOUR = (40, 200, 40)  # RGB: ground truth green, predictions red, as in the paper's figure 4
@@ -37,6 +39,19 @@ def draw_box(
         cv2.putText(
             rgb, label, (int(top[0]), int(top[1]) - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1, cv2.LINE_AA
         )
+    return rgb
+
+
+def estimate_label(e: PoseEstimate) -> str:
+    """Class, track id (when tracked) and score, as drawn beside a box."""
+    track = f" #{e.track_id}" if e.track_id != UNTRACKED else ""
+    return f"{e.class_name}{track} {e.score:.2f}"
+
+
+def draw_estimates(rgb: np.ndarray, k: np.ndarray, estimates: list[PoseEstimate]) -> np.ndarray:
+    """Boxes, axes and labels of the estimates drawn in place on an RGB uint8 image; returns it."""
+    for e in estimates:
+        draw_box(rgb, k, e.rotation, e.translation, e.size, PRED_COLOUR, estimate_label(e))
     return rgb
 
 

@@ -35,11 +35,13 @@ from seqpose_core.checkpoint import CheckpointError, load_model
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
+from seqpose_core.visualize import draw_estimates
 from seqpose_ros.converters import (
     ConversionError,
     camera_info_to_k,
     frame_id,
     image_to_rgb,
+    rgb_to_image,
     stamp_seconds,
     to_detections,
     to_markers,
@@ -154,6 +156,8 @@ class SeqPoseNode(LifecycleNode):
         self.pub_det = self.create_publisher(Detection3DArray, "detections", 10)
         self.pub_markers = self.create_publisher(MarkerArray, "markers", 10)
         self.pub_status = self.create_publisher(FrameStatus, "~/status", 10)
+        # reliable, so that viewers of either reliability match; drawn only while subscribed
+        self.pub_overlay = self.create_publisher(Image, "~/overlay", QoSProfile(depth=2))
         self.pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [
@@ -172,7 +176,14 @@ class SeqPoseNode(LifecycleNode):
             ),
         ] + [
             (self.destroy_publisher, pub)
-            for pub in (self.pub_det, self.pub_markers, self.pub_status, self.pub_tf, self.pub_diag)
+            for pub in (
+                self.pub_det,
+                self.pub_markers,
+                self.pub_status,
+                self.pub_tf,
+                self.pub_diag,
+                self.pub_overlay,
+            )
         ]
         if self.params.fixed_frame:
             self.camera_poses = CameraPoses(self, self.params.fixed_frame, self._reject)
@@ -259,6 +270,10 @@ class SeqPoseNode(LifecycleNode):
         self.pub_markers.publish(to_markers(result.estimates, header, self.params.marker_lifetime))
         if self.params.publish_tf and result.estimates:
             self.pub_tf.publish(to_transforms(result.estimates, header, self.params.frame_prefix))
+        if self.pub_overlay.get_subscription_count() > 0:  # drawn only for someone watching
+            overlay = draw_estimates(rgb.copy(), result.k, result.estimates)
+            self.pub_overlay.publish(rgb_to_image(overlay, header, "rgb8"))
+            self.guard.count_overlay()
         latency = time.monotonic() - arrived
         self.guard.add_latency(latency)
         self.pub_status.publish(self._status(header, result, latency))
@@ -321,6 +336,7 @@ class SeqPoseNode(LifecycleNode):
             "rejected_since_last": c.rejected_since,
             "memory_resets": c.resets,
             "camera_motion_unknown": c.motion_unknown,
+            "overlays_published": c.overlays,
             "last_rejection": c.last_reject,
             "random_weights": self.random_weights,
             **{f"rejected: {kind}": n for kind, n in sorted(c.rejected_by.items())},

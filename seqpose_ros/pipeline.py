@@ -33,6 +33,7 @@ class Counters:
     latencies: list[float] = field(default_factory=list)  # seconds, since the last diagnostics
     processed_since: int = 0
     rejected_since: int = 0
+    overlays: int = 0  # ~/overlay images published (only while someone subscribes)
     motion_unknown: int = 0  # frames of a moving camera (fixed_frame set) without its transform
 
 
@@ -47,6 +48,7 @@ class FrameResult:
     estimates: list[PoseEstimate]
     inference_time: float
     reset_reason: str
+    k: np.ndarray  # (3, 3) the intrinsics the frame was processed with
 
 
 class StreamGuard:
@@ -153,6 +155,10 @@ class StreamGuard:
         with self._lock:
             self.counters.motion_unknown += 1
 
+    def count_overlay(self) -> None:
+        with self._lock:
+            self.counters.overlays += 1
+
     def process(
         self, rgb: np.ndarray, frame_id: str, stamp: float, camera_pose: np.ndarray | None = None
     ) -> FrameResult:
@@ -180,7 +186,7 @@ class StreamGuard:
             self.counters.processed += 1
             self.counters.processed_since += 1
         self.last_stamp, self.last_pose = stamp, camera_pose
-        return FrameResult(estimates, time.perf_counter() - start, reason)
+        return FrameResult(estimates, time.perf_counter() - start, reason, k)
 
     def reject(self, reason: str) -> None:
         kind = reason_kind(reason)

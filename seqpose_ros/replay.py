@@ -31,7 +31,7 @@ from seqpose_core.evaluation.tracking import track_frame, tracking_metrics
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, PoseEstimate, Predictor
-from seqpose_core.visualize import GT_COLOUR, PRED_COLOUR, draw_box, tile
+from seqpose_core.visualize import GT_COLOUR, draw_box, draw_estimates, tile
 from seqpose_ros.bag import BagError, BagFrame, read_camera_bag
 
 
@@ -84,11 +84,7 @@ def annotate(frame: BagFrame, record: FrameRecord) -> np.ndarray:
         for i in range(len(frame.gt)):
             g = frame.gt
             draw_box(img, frame.k, g.rotations[i], g.translations[i], g.sizes[i], GT_COLOUR)
-    for e in record.estimates:
-        draw_box(
-            img, frame.k, e.rotation, e.translation, e.size, PRED_COLOUR, f"{e.class_name} {e.score:.2f}"
-        )
-    return img
+    return draw_estimates(img, frame.k, record.estimates)
 
 
 def write_annotated(bag: Path, replay: Replay, out: Path, every: int = 1, sheet_columns: int = 4) -> Path:

@@ -18,10 +18,12 @@ from tf2_msgs.msg import TFMessage  # noqa: E402
 
 from seqpose_core.checkpoint import load_model, save_model  # noqa: E402
 from seqpose_core.data.nocs_dataset import NocsSubset  # noqa: E402
+from seqpose_core.geometry import box_corners, project_points, transform_points  # noqa: E402
 from seqpose_core.model.config import tiny_config  # noqa: E402
 from seqpose_core.model.seqpose import SeqPose  # noqa: E402
 from seqpose_core.predictor import Predictor  # noqa: E402
-from seqpose_ros.converters import detections_to_estimates, transform_msg  # noqa: E402
+from seqpose_core.visualize import PRED_COLOUR  # noqa: E402
+from seqpose_ros.converters import detections_to_estimates, image_to_rgb, transform_msg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD, MAX_DET = 0.0, 6
@@ -310,3 +312,43 @@ def test_a_moving_camera_in_tf_moves_the_memory_and_tracks_as_the_predictor_does
         previous = frame.camera_pose
     diag = {v.key: v.value for m in rig.got["/diagnostics"] for s in m.status for v in s.values}
     assert diag["camera_motion_unknown"] == "0"
+
+
+def test_overlay_is_drawn_only_while_subscribed_and_shows_boxes_where_they_project(
+    background, checkpoint, frames, rig
+):
+    node = start_node(background, checkpoint)
+    rig.wait_for_node()
+    f = frames[0]
+
+    def overlays_published() -> int | None:
+        values = [{v.key: v.value for v in s.values} for m in rig.got["/diagnostics"] for s in m.status]
+        return int(values[-1]["overlays_published"]) if values else None
+
+    for i in range(2):
+        send_and_wait(rig, node, f, 30.0 + 0.1 * i, i + 1)
+    seen = len(rig.got["/diagnostics"])
+    rig.wait_for(lambda: len(rig.got["/diagnostics"]) > seen, 10, "diagnostics")
+    assert overlays_published() == 0  # nobody watching: nothing drawn
+    got: list[Image] = []
+    sub = rig.node.create_subscription(Image, "/seqpose/overlay", got.append, QoSProfile(depth=10))
+    rig.wait_for(lambda: sub.get_publisher_count() > 0, 30, "the overlay publisher")
+    rig.spin(1.0)
+    send_and_wait(rig, node, f, 30.2, 3)
+    rig.wait_for(lambda: got, 10, "an overlay image")
+    seen = len(rig.got["/diagnostics"])
+    rig.wait_for(lambda: len(rig.got["/diagnostics"]) > seen, 10, "diagnostics")
+    assert overlays_published() == 1
+    img = image_to_rgb(got[-1])
+    assert img.shape == f.rgb.shape and got[-1].header.frame_id == "cam_optical"
+    estimates = [e for m in rig.got["/detections"][-1:] for e in detections_to_estimates(m)]
+    corners = [
+        project_points(f.k, transform_points(rot, t, box_corners(size)))
+        for _, _, rot, t, size, _ in estimates
+        if np.all(transform_points(rot, t, box_corners(size))[:, 2] > 0.05)
+    ]
+    inside = [p for c in corners for p in np.round(c).astype(int) if 2 <= p[0] < 318 and 2 <= p[1] < 238]
+    assert inside, "no projected box corner inside the image"
+    for u, v in inside:
+        window = img[v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3).astype(int)
+        assert np.abs(window - PRED_COLOUR).sum(1).min() < 60, (u, v)  # a box edge's colour at the corner
