@@ -50,6 +50,13 @@ def matrix_to_rot6d(rot: np.ndarray) -> np.ndarray:
     return np.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
 
 
+def rigid_transform(rot: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Rotation (3, 3) and translation (3,) -> the 4 x 4 transform p' = R p + t."""
+    m = np.eye(4)
+    m[:3, :3], m[:3, 3] = rot, t
+    return m
+
+
 def box_corners(size: np.ndarray) -> np.ndarray:
     """Corners of boxes centred at the origin: size (..., 3) -> (..., 8, 3), NOCS corner order."""
     return 0.5 * np.asarray(size)[..., None, :] * CORNER_SIGNS

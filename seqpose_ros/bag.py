@@ -158,7 +158,7 @@ def write_nocs_bag(root: str | Path, subset: str, scene: str, out: str | Path, m
             kind: writer.add_connection(DEFAULT_TOPICS[key], kind, typestore=ts)
             for key, kind in (("image", IMAGE), ("camera_info", INFO), ("ground_truth", GT))
         }
-        if data.load(refs[0]).camera_pose is not None:
+        if refs[0].file("camera_pose.txt").is_file():  # synthetic scenes know their camera poses
             conns[TF] = writer.add_connection(DEFAULT_TOPICS["tf"], TF, typestore=ts)
         for ref in refs:
             frame = data.load(ref)

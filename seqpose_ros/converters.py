@@ -29,6 +29,7 @@ from seqpose_core.geometry import (
     box_corners,
     matrix_to_quaternion,
     quaternion_to_matrix,
+    rigid_transform,
     transform_points,
 )
 from seqpose_core.inputs import check_intrinsics
@@ -141,8 +142,7 @@ def to_transforms(estimates: list[PoseEstimate], header: Header, prefix: str) ->
     """One transform per detection: parent = the image's frame, child = prefix + class + track id."""
     out = TFMessage()
     for i, e in enumerate(estimates):
-        m = np.eye(4)
-        m[:3, :3], m[:3, 3] = e.rotation, e.translation
+        m = rigid_transform(e.rotation, e.translation)
         out.transforms.append(transform_msg(m, header, f"{prefix}{object_name(e, i)}"))
     return out
 
@@ -167,8 +167,7 @@ def to_stamped_transform(t: TransformStamped) -> StampedTransform:
         raise ConversionError(
             f"transform {t.header.frame_id!r} -> {t.child_frame_id!r}: non-finite values or zero quaternion"
         )
-    m = np.eye(4)
-    m[:3, :3], m[:3, 3] = quaternion_to_matrix(values[3:]), values[:3]
+    m = rigid_transform(quaternion_to_matrix(values[3:]), values[:3])
     return StampedTransform(t.header.frame_id, t.child_frame_id, stamp_seconds(t.header), m)
 
 

@@ -271,7 +271,7 @@ class SeqPoseNode(LifecycleNode):
         if self.params.publish_tf and result.estimates:
             self.pub_tf.publish(to_transforms(result.estimates, header, self.params.frame_prefix))
         if self.pub_overlay.get_subscription_count() > 0:  # drawn only for someone watching
-            overlay = draw_estimates(rgb.copy(), result.k, result.estimates)
+            overlay = draw_estimates(rgb, result.k, result.estimates)  # rgb: this frame's own copy
             self.pub_overlay.publish(rgb_to_image(overlay, header, "rgb8"))
             self.guard.count_overlay()
         latency = time.monotonic() - arrived

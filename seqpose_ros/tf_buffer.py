@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
+from seqpose_core.geometry import rigid_transform
+
 MAX_DEPTH = 100  # frames in one chain: beyond it the tree has a cycle
 
 
@@ -45,10 +47,8 @@ class _Edge:
 
 def interpolate(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     """Rigid transforms a, b (4, 4) and w in [0, 1] -> translation lerp, rotation slerp."""
-    out = np.eye(4)
-    out[:3, 3] = (1 - w) * a[:3, 3] + w * b[:3, 3]
-    out[:3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix([a[:3, :3], b[:3, :3]]))(w).as_matrix()
-    return out
+    rot = Slerp([0.0, 1.0], Rotation.from_matrix([a[:3, :3], b[:3, :3]]))(w).as_matrix()
+    return rigid_transform(rot, (1 - w) * a[:3, 3] + w * b[:3, 3])
 
 
 class TransformBuffer:
@@ -109,17 +109,19 @@ class TransformBuffer:
 
     def wait_for(self, target: str, source: str, stamp: float, timeout: float) -> np.ndarray:
         """``lookup``, waiting up to ``timeout`` s for the transforms to arrive."""
+        found: list[np.ndarray] = []
 
         def ready() -> bool:
             try:
-                self.lookup(target, source, stamp)
+                found.append(self.lookup(target, source, stamp))
             except TransformUnavailable:
                 return False
             return True
 
         with self._changed:  # a re-entrant lock: lookup takes it again
-            self._changed.wait_for(ready, timeout)
-        return self.lookup(target, source, stamp)
+            if self._changed.wait_for(ready, timeout):
+                return found[-1]
+        return self.lookup(target, source, stamp)  # raises, naming what is missing
 
     def _ancestors(self, frame: str) -> list[str]:
         """The frame, its parent, its parent's parent, ... up to its root."""

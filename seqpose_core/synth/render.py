@@ -13,6 +13,7 @@ import numpy as np
 import trimesh
 from trimesh.ray.ray_pyembree import RayMeshIntersector
 
+from seqpose_core.geometry import rigid_transform
 from seqpose_core.synth.scene import Scene
 from seqpose_core.synth.shapes import PART_HANDLE
 
@@ -40,9 +41,7 @@ class SceneRenderer:
         meshes, owner, parts = [], [], []
         for k, obj in enumerate(scene.objects):
             m = obj.model.mesh.copy()
-            pose = np.eye(4)
-            pose[:3, :3], pose[:3, 3] = obj.rot, obj.t
-            m.apply_transform(pose)
+            m.apply_transform(rigid_transform(obj.rot, obj.t))
             meshes.append(m)
             owner.append(np.full(len(m.faces), k))
             parts.append(obj.model.face_parts)

@@ -29,7 +29,7 @@ from seqpose_core.data.nocs_io import (
     write_meta,
     write_obj,
 )
-from seqpose_core.geometry import pose_to_srt
+from seqpose_core.geometry import pose_to_srt, rigid_transform
 from seqpose_core.synth.render import RenderedFrame, SceneRenderer
 from seqpose_core.synth.scene import DISTRACTOR_CLASS_ID, Scene, orbit_trajectory, sample_scene
 
@@ -134,13 +134,6 @@ def _gt_pickle(label: dict, image_path: str) -> dict:
     }
 
 
-def camera_pose(rot: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """Camera -> world rotation (3, 3) and position (3,) -> the 4 x 4 camera -> world transform."""
-    pose = np.eye(4)
-    pose[:3, :3], pose[:3, 3] = rot, position
-    return pose
-
-
 def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator, cfg: SynthConfig) -> int:
     """Sample, render and write one scene video; returns the number of frames written."""
     scene = sample_scene(rng)
@@ -158,7 +151,7 @@ def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator,
         view = renderer.render(cfg.k, rot, pos, (cfg.height, cfg.width))
         label = _label(_annotations(scene, view, rot, pos, min_px), scene, names, test=split == "test")
         _write_frame(folder / f"{f:04d}_", view, meta, label)
-        write_camera_pose(folder / f"{f:04d}_camera_pose.txt", camera_pose(rot, pos))
+        write_camera_pose(folder / f"{f:04d}_camera_pose.txt", rigid_transform(rot, pos))  # camera -> world
         if split == "test":
             _write_gt(root, scene_id, f, label)
     return cfg.frames
