@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from seqpose_core.checkpoint import CheckpointError, load_model, save_model
 from seqpose_core.geometry import rotation_about_y
@@ -10,6 +11,7 @@ from seqpose_core.model.anchors import anchors_to_points, points_to_anchors, pro
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.criterion import SetCriterion
 from seqpose_core.model.matcher import HungarianMatcher, rotation_distance, symmetric_mask
+from seqpose_core.model.sampling import build_pyramid, sample_pyramid
 from seqpose_core.model.seqpose import SeqPose
 
 HW = (112, 154)
@@ -202,3 +204,28 @@ def test_inference_pruning_keeps_the_best_first_layer_queries_and_every_carried_
         a = model(infer_queries=0).eval()(image, k, with_aux=False)["layers"][-1]["translation"]
         b = model(infer_queries=60).eval()(image, k, with_aux=False)["layers"][-1]["translation"]
     assert torch.equal(a, b)
+
+
+def test_pyramid_sampling_equals_grid_sample_in_value_and_gradient():
+    """Points on, between and beyond the map edges (zero padding) on 2 levels, 2 heads."""
+    torch.manual_seed(0)
+    b, q, h, d, p = 2, 5, 2, 6, 3
+    feats = [torch.randn(b, d, 7, 9, requires_grad=True), torch.randn(b, d, 4, 5, requires_grad=True)]
+    grid = (torch.rand(b, q, h, 2, p, 2) * 2.6 - 1.3).requires_grad_()
+    weights = torch.rand(b, q, h, 2, p, requires_grad=True)
+    ours = sample_pyramid(build_pyramid(feats, h), grid, weights)
+    ref = torch.zeros(b, q, h, d // h)
+    for lvl, feat in enumerate(feats):
+        per_head = feat.reshape(b * h, d // h, *feat.shape[2:])
+        g = grid[:, :, :, lvl].permute(0, 2, 1, 3, 4).reshape(b * h, q, p, 2)
+        s = F.grid_sample(per_head, g, mode="bilinear", padding_mode="zeros", align_corners=False)
+        w = weights[:, :, :, lvl].permute(0, 2, 1, 3).reshape(b * h, 1, q, p)
+        ref = ref + (s * w).sum(-1).view(b, h, d // h, q).permute(0, 3, 1, 2)
+    ref = ref.reshape(b, q, d)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    upstream = torch.randn(b, q, d)
+    leaves = [*feats, grid, weights]
+    got = torch.autograd.grad((ours * upstream).sum(), leaves)
+    want = torch.autograd.grad((ref * upstream).sum(), leaves)
+    for g_ours, g_ref in zip(got, want, strict=True):
+        torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-4)

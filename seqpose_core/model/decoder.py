@@ -30,6 +30,7 @@ from seqpose_core.model.denoising import DenoisingQueries, build_denoising, grou
 from seqpose_core.model.memory import MemoryFrame
 from seqpose_core.model.position import QueryPositionEncoding
 from seqpose_core.model.rotation import rot6d_to_matrix
+from seqpose_core.model.sampling import Pyramid, build_pyramid
 from seqpose_core.model.temporal import PoseAwareLayerNorm
 
 SIZE_PRIOR = 0.15  # metres: the size head predicts log(size / SIZE_PRIOR)
@@ -54,19 +55,20 @@ class DecoderLayer(nn.Module):
         pos: torch.Tensor,
         memory: tuple[torch.Tensor, torch.Tensor] | None,
         points: torch.Tensor,
-        features: list[torch.Tensor],
+        pyramid: Pyramid,
         k: torch.Tensor,
         hw: tuple[int, int],
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """q, pos (B, Q, D); memory (embed, pos) (B, M, D) or None; points (B, Q, 3);
-        mask (Q, Q + M) bool, True = blocked, or None -> (B, Q, D)."""
+        """q, pos (B, Q, D); memory (embed, pos) (B, M, D) or None; points (B, Q, 3); pyramid:
+        the fused maps laid out for sampling; mask (Q, Q + M) bool, True = blocked, or None
+        -> (B, Q, D)."""
         key, value = q + pos, q
         if memory is not None:
             key, value = torch.cat([key, memory[0] + memory[1]], 1), torch.cat([value, memory[0]], 1)
         attn = self.temporal(q + pos, key, value, attn_mask=mask, need_weights=False)[0]
         q = self.norms[0](q + attn)
-        q = self.norms[1](q + self.geometric(q + pos, points, features, k, hw))
+        q = self.norms[1](q + self.geometric(q + pos, points, pyramid, k, hw))
         return self.norms[2](q + self.ffn(q))
 
 
@@ -220,10 +222,11 @@ class STSQDecoder(nn.Module):
             mem_embed = self.pose_norm(memory.embed, stamp[:, None] - memory.stamp)
             mem = (mem_embed, self.pos(torch.sigmoid(memory.anchors)))
         mask = self._mask(sizes, dn is not None, 0 if mem is None else mem[0].shape[1], q.device)
+        pyramid = build_pyramid(features, cfg.num_heads)  # once per frame, shared by the layers
         per_layer = []
         for i, (layer, head) in enumerate(zip(self.layers, self.heads, strict=True)):
             points = anchors_to_points(anchors, k, hw, cfg.depth_range)
-            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, features, k, hw, mask)
+            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, pyramid, k, hw, mask)
             ref = anchors if i == 0 and not cfg.detach_first_ref else anchors.detach()
             anchors = ref + head.refine(q)
             if i == 0 and not self.training and 0 < cfg.infer_queries < q.shape[1]:
