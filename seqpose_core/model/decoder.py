@@ -59,14 +59,17 @@ class DecoderLayer(nn.Module):
         k: torch.Tensor,
         hw: tuple[int, int],
         mask: torch.Tensor | None = None,
+        key_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """q, pos (B, Q, D); memory (embed, pos) (B, M, D) or None; points (B, Q, 3); pyramid:
-        the fused maps laid out for sampling; mask (Q, Q + M) bool, True = blocked, or None
-        -> (B, Q, D)."""
+        the fused maps laid out for sampling; mask (Q, Q + M) bool, True = blocked, or None;
+        key_mask (B, Q + M) bool, True = padding, or None -> (B, Q, D)."""
         key, value = q + pos, q
         if memory is not None:
             key, value = torch.cat([key, memory[0] + memory[1]], 1), torch.cat([value, memory[0]], 1)
-        attn = self.temporal(q + pos, key, value, attn_mask=mask, need_weights=False)[0]
+        attn = self.temporal(
+            q + pos, key, value, attn_mask=mask, key_padding_mask=key_mask, need_weights=False
+        )[0]
         q = self.norms[0](q + attn)
         q = self.norms[1](q + self.geometric(q + pos, points, pyramid, k, hw))
         return self.norms[2](q + self.ffn(q))
@@ -163,12 +166,13 @@ class STSQDecoder(nn.Module):
 
     @staticmethod
     def _prune(
-        head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, ids: torch.Tensor, keep: int
+        head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, ids: torch.Tensor, keep: int, carried: int
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Inference: keep the ``keep`` queries (B, Q, .) the first layer scores best, and every
-        query carried from the previous frame (ids > 0), in their order -> (B, keep', .)."""
-        score = head.cls(q).amax(-1).masked_fill(ids > 0, float("inf"))
-        keep = max(keep, int((ids > 0).sum(1).max()))
+        """Inference: keep the ``keep`` queries (B, Q, .) the first layer scores best, and the
+        ``carried`` first ones, those from the previous frame, in their order -> (B, keep', .)."""
+        score = head.cls(q).amax(-1)
+        score[:, :carried] = float("inf")
+        keep = max(keep, carried)
         idx = score.topk(keep, dim=1).indices.sort(dim=1).values  # (B, keep)
         take = lambda x: x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
         return take(q), take(anchors), ids.gather(1, idx)
@@ -217,20 +221,23 @@ class STSQDecoder(nn.Module):
                 cfg.depth_range,
             )  # fmt: skip
         q, anchors, ids, sizes = self._queries(b, previous, stamp, dense, dn)
-        mem = None
+        mem, padding = None, None
         if memory is not None:
             mem_embed = self.pose_norm(memory.embed, stamp[:, None] - memory.stamp)
             mem = (mem_embed, self.pos(torch.sigmoid(memory.anchors)))
+            padding = None if memory.valid is None else ~memory.valid
         mask = self._mask(sizes, dn is not None, 0 if mem is None else mem[0].shape[1], q.device)
+        carried = 0 if previous is None else previous.embed.shape[1]
         pyramid = build_pyramid(features, cfg.num_heads)  # once per frame, shared by the layers
         per_layer = []
         for i, (layer, head) in enumerate(zip(self.layers, self.heads, strict=True)):
             points = anchors_to_points(anchors, k, hw, cfg.depth_range)
-            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, pyramid, k, hw, mask)
+            key_mask = None if padding is None else torch.cat([padding.new_zeros(b, q.shape[1]), padding], 1)
+            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, pyramid, k, hw, mask, key_mask)
             ref = anchors if i == 0 and not cfg.detach_first_ref else anchors.detach()
             anchors = ref + head.refine(q)
             if i == 0 and not self.training and 0 < cfg.infer_queries < q.shape[1]:
-                q, anchors, ids = self._prune(head, q, anchors, ids, cfg.infer_queries)
+                q, anchors, ids = self._prune(head, q, anchors, ids, cfg.infer_queries, carried)
                 sizes = [q.shape[1]]
             if self.training or i == len(self.layers) - 1:
                 per_layer.append(_split(self._predict(head, q, anchors, k, hw), sizes))

@@ -17,12 +17,15 @@ from seqpose_core.model.anchors import anchors_to_points, points_to_anchors
 
 @dataclass
 class MemoryFrame:
-    """One frame's top-K: embed (B, K, D), anchors (B, K, 3), stamp (B,), track_ids (B, K) long."""
+    """One frame's top-K: embed (B, K, D), anchors (B, K, 3), stamp (B,), track_ids (B, K) long.
+    Gathered entries: stamp (B, M) per entry; valid (B, M) bool or None (all valid) marks the
+    real entries of a memory padded to a fixed length (the exported network's)."""
 
     embed: torch.Tensor
     anchors: torch.Tensor
     stamp: torch.Tensor
     track_ids: torch.Tensor
+    valid: torch.Tensor | None = None
 
 
 class TemporalMemory:

@@ -13,7 +13,7 @@ from seqpose_core.model.aux_heads import AuxHeads
 from seqpose_core.model.backbone import FeatureExtractor
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.decoder import STSQDecoder
-from seqpose_core.model.memory import TemporalMemory
+from seqpose_core.model.memory import MemoryFrame, TemporalMemory
 from seqpose_core.model.query_init import dense_anchors
 
 
@@ -46,16 +46,30 @@ class SeqPose(nn.Module):
         depth (B, 1, h, w), normals (B, 3, h, w), seg (B, C + 1, h, w) at a quarter-patch stride.
         The dense heads also run without with_aux when queries are selected from them.
         """
-        hw = (image.shape[2], image.shape[3])
-        feats = self.features(image)
         mem = memory.gather() if memory is not None else None
         prev = memory.latest if memory is not None else None
+        return self.frame(image, k, mem, prev, stamp, with_aux, targets)
+
+    def frame(
+        self,
+        image: torch.Tensor,
+        k: torch.Tensor,
+        memory: MemoryFrame | None,
+        previous: MemoryFrame | None,
+        stamp: torch.Tensor | None = None,
+        with_aux: bool = True,
+        targets: dict[str, torch.Tensor] | None = None,
+    ) -> dict:
+        """``forward`` with the memory as tensors: its gathered entries and its latest frame
+        (both None in single-frame mode), as the exported network takes them."""
+        hw = (image.shape[2], image.shape[3])
+        feats = self.features(image)
         aux = self.aux(feats["z"][0], feats["g0"]) if with_aux or self.cfg.dense_queries else None
         dense = None
         if self.cfg.dense_queries:
             dense = dense_anchors(aux["seg"], aux["depth"], self.cfg.dense_queries, self.cfg.depth_range)
         out = self.decoder(
-            feats["z"], k, hw, memory=mem, previous=prev, stamp=stamp, dense=dense, targets=targets
+            feats["z"], k, hw, memory=memory, previous=previous, stamp=stamp, dense=dense, targets=targets
         )
         if with_aux:
             out["aux"] = aux
