@@ -4,14 +4,17 @@ Stages: encoder (DINOv2), depth decoder (DPT + level fusion), query decoder (STS
 and head (pose heads of all layers). Single-frame (no memory) and multi-frame (memory of
 N x K queries, K propagated) are timed separately; their ratio is printed. Each precision
 (fp32, bf16 features, int8 linear layers; seqpose_core.precision) is timed in the same run,
-stage times are medians over the frames. Random weights: latency does not depend on the
-values. Usage: python benchmarks/bench_model.py [--configs tiny vits] [--precisions fp32 bf16 int8]
+stage times are medians over the frames; then the network exported to ONNX and run by ONNX
+Runtime (whole-frame totals only). Random weights: latency does not depend on the values.
+Usage: python benchmarks/bench_model.py [--configs tiny vits] [--precisions fp32 bf16 int8]
+[--backends torch onnxruntime]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from collections import defaultdict
 
@@ -19,6 +22,7 @@ import torch
 
 from seqpose_core.model.config import ModelConfig, tiny_config
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.onnx_backend import OnnxSeqPose, export_onnx
 from seqpose_core.precision import prepare_model
 
 K = torch.tensor([[[296.0, 0, 160.5], [0, 296.0, 118.5], [0, 0, 1]]])
@@ -69,10 +73,40 @@ def run(model: SeqPose, multi_frame: bool, frames: int, warmup: int = 3) -> dict
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
+@torch.inference_mode()
+def run_total(model: SeqPose | OnnxSeqPose, multi_frame: bool, frames: int, warmup: int = 3) -> float:
+    """Median ms per frame of the whole network (no stage split: the ONNX Runtime backend)."""
+    image = torch.rand(1, 3, *model.cfg.input_size)
+    memory = model.new_memory() if multi_frame else None
+    times = []
+    for i in range(warmup + frames):
+        stamp = torch.tensor([i / 30.0], dtype=torch.float64)
+        t0 = time.perf_counter()
+        out = model(image, K, memory, stamp, with_aux=False)
+        if memory is not None:
+            model.remember(memory, out, stamp)
+        times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times[warmup:])
+
+
+def bench_onnxruntime(cfg: ModelConfig, torch_sf: float | None, frames: int, threads: int) -> None:
+    """The exported network on ONNX Runtime, SF and MF, against eager fp32's SF total."""
+    name, (h, w) = cfg.encoder, cfg.input_size
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as folder:
+        model = OnnxSeqPose(export_onnx(SeqPose(cfg).eval(), folder), cfg, threads)
+        sf, mf = run_total(model, False, frames), run_total(model, True, frames)
+    for mode, total in (("SF", sf), ("MF", mf)):
+        print(f"{name:5s} {h}x{w} onnxruntime fp32 {mode}  total {total:7.1f}  ({1000 / total:.1f} FPS)")
+    speedup = f", eager fp32 SF / onnxruntime SF {torch_sf / sf:.2f}" if torch_sf else ""
+    print(f"{name:5s} onnxruntime ratios: MF/SF {mf / sf:.2f}{speedup}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--configs", nargs="+", default=["tiny", "vits"])
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
+    p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"])
     p.add_argument("--frames", type=int, default=10)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()
@@ -81,7 +115,8 @@ def main() -> None:
     for name in args.configs:
         cfg = tiny_config() if name == "tiny" else ModelConfig(encoder=name)
         h, w = cfg.input_size
-        for precision in args.precisions:
+        fp32_sf = None
+        for precision in args.precisions if "torch" in args.backends else ():
             torch.manual_seed(0)
             model = prepare_model(SeqPose(cfg).eval(), precision)
             rows = {mode: run(model, mode == "MF", args.frames) for mode in ("SF", "MF")}
@@ -91,12 +126,15 @@ def main() -> None:
                 )
                 print(f"{name:5s} {h}x{w} {precision:4s} {mode}  {stages}  total {r['total']:7.1f}")
             sf = rows["SF"]
+            fp32_sf = sf["total"] if precision == "fp32" else fp32_sf
             print(
                 f"{name:5s} {precision:4s} ratios: total/(encoder+DPT)"
                 f" {sf['total'] / (sf['encoder'] + sf['depth decoder']):.2f},"
                 f" query decoder/encoder {sf['query decoder'] / sf['encoder']:.2f},"
                 f" MF/SF {rows['MF']['total'] / sf['total']:.2f}"
             )
+        if "onnxruntime" in args.backends:
+            bench_onnxruntime(cfg, fp32_sf, args.frames, args.threads)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.inputs import check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model
 from seqpose_core.precision import check_precision, prepare_model
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
@@ -45,13 +46,17 @@ class Predictor:
         suppression: SuppressionConfig | None = None,
         tracker: TrackerConfig | None = None,
         precision: str = "fp32",
+        backend: str = "torch",
+        onnx_cache: str = DEFAULT_CACHE,
     ):
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
         check_precision(precision, self.device)
-        self.precision = precision
-        self.model = prepare_model(model.to(self.device).eval(), precision)
+        check_backend(backend, self.device, precision)
+        self.precision, self.backend = precision, backend
+        model = model.to(self.device).eval()
+        self.model = prepare_model(model, precision) if backend == "torch" else onnx_model(model, onnx_cache)
         self.multi_frame = multi_frame
         self.score_threshold = score_threshold
         self.max_detections = max_detections

@@ -138,6 +138,8 @@ class SeqPoseNode(LifecycleNode):
                 model,
                 self.params.device,
                 precision=self.params.precision,
+                backend=self.params.backend,
+                onnx_cache=self.params.onnx_cache,
                 multi_frame=self.params.multi_frame,
                 score_threshold=self.params.score_threshold,
                 max_detections=self.params.max_detections,
@@ -145,7 +147,8 @@ class SeqPoseNode(LifecycleNode):
             )
         except Exception as exc:  # torch: RuntimeError, AssertionError, ... for an unusable device
             cause = f"{exc.__class__.__name__}: {exc}"
-            where = f"parameters device {self.params.device!r}, precision {self.params.precision!r}"
+            where = ", ".join(f"{n} {getattr(self.params, n)!r}" for n in ("device", "precision", "backend"))
+            where = f"parameters {where}"
             self.get_logger().error(f"configure failed ({where}): {cause}")
             return TransitionCallbackReturn.FAILURE
         self.guard = StreamGuard(predictor, self.params.camera_info_tolerance, self.params.jump_back_reset)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from seqpose_core.onnx_backend import BACKENDS, DEFAULT_CACHE
 from seqpose_core.precision import PRECISIONS
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 
@@ -38,6 +39,10 @@ class NodeParams:
     checkpoint: str = param("", ".safetensors with its .yaml beside it; '' = the embedded model")
     device: str = param("cpu", "torch device: cpu, cuda, cuda:1, ...")
     precision: str = param("fp32", "fp32, bf16 (features) or int8 (linear layers, cpu)", choices=PRECISIONS)
+    backend: str = param(
+        "torch", "torch, or onnxruntime (the exported network, fp32 on cpu)", choices=BACKENDS
+    )
+    onnx_cache: str = param(DEFAULT_CACHE, "folder of the exported networks (backend onnxruntime)")
     multi_frame: bool = param(True, "temporal memory across frames; false = single-frame")
     score_threshold: float = param(
         DEFAULT_SCORE_THRESHOLD, "publish estimates scoring at least this", 0.0, 1.0, runtime=True

@@ -1,0 +1,68 @@
+"""The network exported to ONNX and run by ONNX Runtime, against torch, frame after frame with memory."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqpose_core.assets import default_checkpoint
+from seqpose_core.checkpoint import load_model
+from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.onnx_backend import weights_digest
+from seqpose_core.predictor import Predictor
+
+# Stated tolerances, torch fp32 against ONNX Runtime fp32 (the same arithmetic, reordered):
+# translation (m), score, size (m), rotation matrix entries. Measured: about 1e-6 each.
+TOL_T, TOL_SCORE, TOL_SIZE, TOL_R = 1e-4, 1e-4, 1e-4, 1e-3
+
+
+def run(predictor: Predictor, frames: list) -> list[list]:
+    return [predictor.step(f.rgb, f.k, 0.1 * i) for i, f in enumerate(frames)]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.mark.parametrize("multi_frame", [True, False])
+def test_onnxruntime_gives_torchs_estimates_over_5_frames_with_memory(synth_root, exported, multi_frame):
+    data = NocsSubset(synth_root, "real_train")  # 2 scenes of 4 frames: the first 5 as one stream
+    frames = [data.load(ref) for ref in data.frames][:5]
+    assert len(frames) == 5
+    model = load_model(default_checkpoint())
+    kw = dict(multi_frame=multi_frame, score_threshold=0.05)
+    ref = run(Predictor(model, "cpu", **kw), frames)
+    ort = run(Predictor(model, "cpu", backend="onnxruntime", onnx_cache=str(exported), **kw), frames)
+    assert sum(map(len, ref)) > 5  # the comparison has estimates to compare
+    for a_frame, b_frame in zip(ref, ort, strict=True):
+        assert len(a_frame) == len(b_frame)
+        for a, b in zip(a_frame, b_frame, strict=True):
+            assert (a.class_id, a.track_id, a.query_id) == (b.class_id, b.track_id, b.query_id)
+            assert abs(a.score - b.score) < TOL_SCORE
+            assert np.abs(a.translation - b.translation).max() < TOL_T
+            assert np.abs(a.size - b.size).max() < TOL_SIZE
+            assert np.abs(a.rotation - b.rotation).max() < TOL_R
+
+
+def test_export_is_kept_per_weights_and_redone_for_other_weights(exported):
+    model = load_model(default_checkpoint())
+    folder = exported / weights_digest(model)
+    Predictor(model, "cpu", backend="onnxruntime", onnx_cache=str(exported))
+    stamp = (folder / "memory.onnx").stat().st_mtime_ns
+    Predictor(model, "cpu", backend="onnxruntime", onnx_cache=str(exported))
+    assert (folder / "memory.onnx").stat().st_mtime_ns == stamp  # not exported again
+    with torch.no_grad():
+        model.decoder.heads[-1].cls.bias.add_(0.1)
+    assert weights_digest(model) != folder.name
+
+
+@pytest.mark.parametrize(
+    ("kw", "words"),
+    [
+        (dict(backend="tensorrt"), "backend 'tensorrt'"),
+        (dict(backend="onnxruntime", precision="int8"), "runs fp32 on cpu"),
+    ],
+)
+def test_a_bad_backend_is_refused_by_name(kw, words):
+    with pytest.raises(ValueError, match=words):
+        Predictor(load_model(default_checkpoint()), "cpu", **kw)
