@@ -184,8 +184,9 @@ def test_inference_pruning_keeps_the_best_first_layer_queries_and_every_carried_
     seen: dict[str, torch.Tensor] = {}
     dec = pruned.decoder
     dec.heads[0].cls.register_forward_hook(lambda _m, _i, o: seen.update(score=o.amax(-1)))
-    dec.layers[0].register_forward_hook(lambda _m, _i, o: seen.update(out0=o))
-    dec.layers[1].register_forward_pre_hook(lambda _m, i: seen.update(in1=i[0]))
+    dec.layers[0].norms[2].register_forward_hook(lambda _m, _i, o: seen.update(out0=o))  # layer 0's output
+    # without memory the second layer's attention takes its input queries as values
+    dec.layers[1].temporal.register_forward_pre_hook(lambda _m, i: seen.update(in1=i[2]))
     memory, stamps = pruned.new_memory(), torch.zeros(2)
     with torch.no_grad():
         for t in range(3):
@@ -229,3 +230,24 @@ def test_pyramid_sampling_equals_grid_sample_in_value_and_gradient():
     want = torch.autograd.grad((ref * upstream).sum(), leaves)
     for g_ours, g_ref in zip(got, want, strict=True):
         torch.testing.assert_close(g_ours, g_ref, atol=1e-4, rtol=1e-4)
+
+
+def test_single_frame_first_attention_is_kept_per_weights_and_recomputed_when_they_change():
+    net = model(dense_queries=0).eval()  # without memory and dense queries layer 0's attention is constant
+    image, k = inputs()
+
+    def both() -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():  # the kept constant
+            kept = net(image, k, with_aux=False)["layers"][-1]["translation"]
+        computed = net(image, k, with_aux=False)["layers"][-1]["translation"]  # grad on: computed
+        return kept, computed.detach()
+
+    kept, computed = both()
+    torch.testing.assert_close(kept, computed, rtol=0, atol=1e-6)
+    assert net.decoder._first is not None
+    with torch.no_grad():
+        net.decoder.content.weight.add_(0.5)
+        net.decoder.layers[0].temporal.out_proj.weight.mul_(2.0)
+    kept_after, computed_after = both()
+    torch.testing.assert_close(kept_after, computed_after, rtol=0, atol=1e-6)
+    assert not torch.allclose(kept_after, kept)  # the change mattered

@@ -64,13 +64,36 @@ class DecoderLayer(nn.Module):
         """q, pos (B, Q, D); memory (embed, pos) (B, M, D) or None; points (B, Q, 3); pyramid:
         the fused maps laid out for sampling; mask (Q, Q + M) bool, True = blocked, or None;
         key_mask (B, Q + M) bool, True = padding, or None -> (B, Q, D)."""
+        q = self.attend(q, pos, memory, mask, key_mask)
+        return self.look(q, pos, points, pyramid, k, hw)
+
+    def attend(
+        self,
+        q: torch.Tensor,
+        pos: torch.Tensor,
+        memory: tuple[torch.Tensor, torch.Tensor] | None,
+        mask: torch.Tensor | None = None,
+        key_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The temporal cross-attention (self-attention without memory) and its norm."""
         key, value = q + pos, q
         if memory is not None:
             key, value = torch.cat([key, memory[0] + memory[1]], 1), torch.cat([value, memory[0]], 1)
         attn = self.temporal(
             q + pos, key, value, attn_mask=mask, key_padding_mask=key_mask, need_weights=False
         )[0]
-        q = self.norms[0](q + attn)
+        return self.norms[0](q + attn)
+
+    def look(
+        self,
+        q: torch.Tensor,
+        pos: torch.Tensor,
+        points: torch.Tensor,
+        pyramid: Pyramid,
+        k: torch.Tensor,
+        hw: tuple[int, int],
+    ) -> torch.Tensor:
+        """The deformable cross-attention to the image and the feed-forward block."""
         q = self.norms[1](q + self.geometric(q + pos, points, pyramid, k, hw))
         return self.norms[2](q + self.ffn(q))
 
@@ -96,6 +119,11 @@ class PoseHead(nn.Module):
         return self.cls(q), out[..., :6], out[..., 6:]
 
 
+def _key_mask(padding: torch.Tensor | None, queries: int) -> torch.Tensor | None:
+    """Memory padding (B, M) True = padded -> attention key mask (B, queries + M), or None."""
+    return None if padding is None else torch.cat([padding.new_zeros(padding.shape[0], queries), padding], 1)
+
+
 def _split(pred: dict[str, torch.Tensor], sizes: list[int]) -> list[dict[str, torch.Tensor]]:
     """Per-query predictions (B, sum(sizes), ...) -> one dict per query group."""
     parts = {name: value.split(sizes, 1) for name, value in pred.items()}
@@ -118,6 +146,7 @@ class STSQDecoder(nn.Module):
         self.pose_norm = PoseAwareLayerNorm(d)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_layers))
         self.heads = nn.ModuleList(PoseHead(d, cfg.num_classes) for _ in range(cfg.num_layers))
+        self._first: tuple | None = None  # see _first_attention
 
     def _group(self, g: int, b: int, dense: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Content (B, Q, D) and anchors (B, Q, 3) of query group g: dense anchors first."""
@@ -177,6 +206,25 @@ class STSQDecoder(nn.Module):
         take = lambda x: x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
         return take(q), take(anchors), ids.gather(1, idx)
 
+    def _first_attention(
+        self, layer: DecoderLayer, q: torch.Tensor, anchors: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inference without memory and dense queries: the first layer's self-attention among
+        the learned queries does not depend on the image, so it is computed once per weights
+        (any in-place change of a weight, a copy or a device change recomputes it).
+        q (B, Q, D) content, anchors (B, Q, 3) -> attended q and position encoding (B, Q, D)."""
+        params = [self.content.weight, self.anchors.weight, *self.pos.parameters()]
+        params += [*layer.temporal.parameters(), *layer.norms[0].parameters()]
+        key = (q.shape, q.device, q.dtype, torch.is_inference_mode_enabled())
+        key += tuple((id(p), p._version) for p in params)
+        if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+            pos = self.pos(torch.sigmoid(anchors))  # traced: no state kept
+            return layer.attend(q, pos, None), pos
+        if self._first is None or self._first[0] != key:
+            pos = self.pos(torch.sigmoid(anchors))
+            self._first = (key, layer.attend(q, pos, None), pos)
+        return self._first[1], self._first[2]
+
     def _predict(
         self, head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, k: torch.Tensor, hw: tuple[int, int]
     ) -> dict[str, torch.Tensor]:
@@ -230,15 +278,20 @@ class STSQDecoder(nn.Module):
         carried = 0 if previous is None else previous.embed.shape[1]
         pyramid = build_pyramid(features, cfg.num_heads)  # once per frame, shared by the layers
         per_layer = []
+        constant = previous is None and mem is None and dense is None and dn is None
         for i, (layer, head) in enumerate(zip(self.layers, self.heads, strict=True)):
             points = anchors_to_points(anchors, k, hw, cfg.depth_range)
-            key_mask = None if padding is None else torch.cat([padding.new_zeros(b, q.shape[1]), padding], 1)
-            q = layer(q, self.pos(torch.sigmoid(anchors)), mem, points, pyramid, k, hw, mask, key_mask)
+            if i == 0 and constant and not self.training and not torch.is_grad_enabled():
+                q, pos = self._first_attention(layer, q, anchors)
+            else:
+                pos = self.pos(torch.sigmoid(anchors))
+                q = layer.attend(q, pos, mem, mask, _key_mask(padding, q.shape[1]))
+            q = layer.look(q, pos, points, pyramid, k, hw)
             ref = anchors if i == 0 and not cfg.detach_first_ref else anchors.detach()
-            anchors = ref + head.refine(q)
             if i == 0 and not self.training and 0 < cfg.infer_queries < q.shape[1]:
-                q, anchors, ids = self._prune(head, q, anchors, ids, cfg.infer_queries, carried)
+                q, ref, ids = self._prune(head, q, ref, ids, cfg.infer_queries, carried)  # then refine fewer
                 sizes = [q.shape[1]]
+            anchors = ref + head.refine(q)
             if self.training or i == len(self.layers) - 1:
                 per_layer.append(_split(self._predict(head, q, anchors, k, hw), sizes))
         out = {
