@@ -4,7 +4,8 @@ against the same network untrained and a mean-size baseline.
     python -m training.synthetic_benchmark --data data/synth --model runs/synthetic/final.safetensors \\
         --run runs/synthetic --out reports/synthetic_benchmark
 
-Writes per method and mode a NOCS report folder (exact and legacy IoU), ``summary.md`` and
+``--speedups bf16 int8 onnxruntime`` adds the trained model at those precisions or on ONNX
+Runtime. Writes per method and mode a NOCS report folder (exact and legacy IoU), ``summary.md`` and
 ``summary.json`` (mean APs, frame-to-frame jitter, seconds per frame) and, given the run
 folder, ``training_curves.png``.
 """
@@ -28,6 +29,7 @@ from seqpose_core.evaluation.predict import predict_subset
 from seqpose_core.evaluation.report import write_report
 from seqpose_core.evaluation.tracking import tracking_metrics
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.precision import PRECISIONS
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 from seqpose_core.tracking.tracker import TrackerConfig
 from training.curves import plot_run
@@ -112,6 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", type=Path, help="the model's run folder: also plot its training curves")
     p.add_argument("--device", default="cpu")
     p.add_argument("--score-threshold", type=float, default=0.05)
+    p.add_argument(
+        "--speedups",
+        nargs="*",
+        default=[],
+        choices=[*PRECISIONS[1:], "onnxruntime"],
+        help="also the trained model SF and MF at these precisions or on ONNX Runtime",
+    )
     args = p.parse_args(argv)
     test, train = NocsSubset(args.data, "real_test"), NocsSubset(args.data, "real_train")
     trained = load_model(args.model)
@@ -125,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
                 model, args.device, mf, args.score_threshold, tracker=TrackerConfig(smooth=smooth)
             )
             rows.append(run_method(f"{label}, {mode}", predictor, test, args.out))
+    for speedup in args.speedups:
+        kw = {"backend": speedup} if speedup == "onnxruntime" else {"precision": speedup}
+        for mode, mf, _ in variants[:2]:
+            predictor = Predictor(trained, args.device, mf, args.score_threshold, **kw)
+            rows.append(run_method(f"trained, {mode}, {speedup}", predictor, test, args.out))
     rows.append(run_method("mean-size baseline", MeanSizeBaseline.fit(train), test, args.out))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(rows, indent=1))
