@@ -53,6 +53,8 @@ def start_node(
         "autostart:=true",
         "-p",
         "qos:=reliable",
+        "-p",  # a bag has the camera info of every image: wait for it even on a loaded machine
+        "camera_info_wait:=0.5",
         "-p",
         f"multi_frame:={str(multi_frame).lower()}",
         "-p",
