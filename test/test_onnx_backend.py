@@ -7,7 +7,9 @@ import torch
 from seqpose_core.assets import default_checkpoint
 from seqpose_core.checkpoint import load_model
 from seqpose_core.data.nocs_dataset import NocsSubset
-from seqpose_core.onnx_backend import weights_digest
+from seqpose_core.model.config import tiny_config
+from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.onnx_backend import OnnxSeqPose, export_onnx, weights_digest
 from seqpose_core.predictor import Predictor
 
 # Stated tolerances, torch fp32 against ONNX Runtime fp32 (the same arithmetic, reordered):
@@ -66,3 +68,18 @@ def test_export_is_kept_per_weights_and_redone_for_other_weights(exported):
 def test_a_bad_backend_is_refused_by_name(kw, words):
     with pytest.raises(ValueError, match=words):
         Predictor(load_model(default_checkpoint()), "cpu", **kw)
+
+
+def test_export_of_a_model_without_dense_queries_keeps_no_traced_state(tmp_path):
+    """The single-frame constant of the first layer is traced into the graph, not cached by it."""
+    torch.manual_seed(0)
+    model = SeqPose(tiny_config(dense_queries=0)).eval()
+    ort = OnnxSeqPose(export_onnx(model, tmp_path), model.cfg)
+    assert model.decoder._first is None
+    h, w = model.cfg.input_size
+    k = torch.tensor([[[200.0, 0, w / 2], [0, 200.0, h / 2], [0, 0, 1]]])
+    image, stamp = torch.rand(1, 3, h, w), torch.tensor([1.0], dtype=torch.float64)
+    with torch.inference_mode():
+        ref = model(image, k, None, stamp, with_aux=False)["layers"][-1]["translation"]
+    got = ort(image, k, None, stamp)["layers"][-1]["translation"]
+    assert (ref - got).abs().max() < TOL_T
