@@ -40,7 +40,8 @@ MEMORY_INPUTS = (
     *("prev_embed", "prev_anchors", "prev_stamp", "prev_ids"),
     *("mem_embed", "mem_anchors", "mem_stamp", "mem_valid"),
 )
-OUTPUTS = ("logits", "translation", "rotation", "size", "embed", "anchors", "track_ids")
+PREDICTIONS = ("logits", "translation", "rotation", "size")  # the last layer's
+OUTPUTS = (*PREDICTIONS, "embed", "anchors", "track_ids")
 GRAPHS = ("first", "memory")
 
 
@@ -65,7 +66,7 @@ class FrameGraph(nn.Module):
         out = self.model.frame(image, k, entries, previous, stamp, with_aux=False)
         last = out["layers"][-1]
         return (
-            *(last[name] for name in ("logits", "translation", "rotation", "size")),
+            *(last[name] for name in PREDICTIONS),
             out["embed"],
             out["anchors"],
             out["track_ids"],
@@ -135,6 +136,7 @@ class OnnxSeqPose:
 
     scores = staticmethod(SeqPose.scores)
     remember = SeqPose.remember
+    new_memory = SeqPose.new_memory
 
     def __init__(self, folder: str | Path, cfg: ModelConfig, threads: int = 0):
         import onnxruntime as ort
@@ -147,9 +149,6 @@ class OnnxSeqPose:
             name: ort.InferenceSession(str(Path(folder) / f"{name}.onnx"), options, ["CPUExecutionProvider"])
             for name in GRAPHS
         }
-
-    def new_memory(self) -> TemporalMemory:
-        return TemporalMemory(self.cfg.memory_frames, self.cfg.memory_topk)
 
     def to(self, device: torch.device) -> OnnxSeqPose:
         if torch.device(device).type != "cpu":
@@ -175,7 +174,7 @@ class OnnxSeqPose:
             feed.update(self._memory_feed(memory))
         values = self.sessions[graph].run(list(OUTPUTS), feed)
         out = dict(zip(OUTPUTS, (torch.from_numpy(v) for v in values), strict=True))
-        last = {name: out[name] for name in ("logits", "translation", "rotation", "size")}
+        last = {name: out[name] for name in PREDICTIONS}
         return {
             "layers": [last],
             "embed": out["embed"],

@@ -213,13 +213,13 @@ class STSQDecoder(nn.Module):
         the learned queries does not depend on the image, so it is computed once per weights
         (any in-place change of a weight, a copy or a device change recomputes it).
         q (B, Q, D) content, anchors (B, Q, 3) -> attended q and position encoding (B, Q, D)."""
+        if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
+            pos = self.pos(torch.sigmoid(anchors))  # traced: no state kept
+            return layer.attend(q, pos, None), pos
         params = [self.content.weight, self.anchors.weight, *self.pos.parameters()]
         params += [*layer.temporal.parameters(), *layer.norms[0].parameters()]
         key = (q.shape, q.device, q.dtype, torch.is_inference_mode_enabled())
         key += tuple((id(p), p._version) for p in params)
-        if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
-            pos = self.pos(torch.sigmoid(anchors))  # traced: no state kept
-            return layer.attend(q, pos, None), pos
         if self._first is None or self._first[0] != key:
             pos = self.pos(torch.sigmoid(anchors))
             self._first = (key, layer.attend(q, pos, None), pos)

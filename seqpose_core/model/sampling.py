@@ -20,15 +20,14 @@ import torch.nn.functional as F
 @dataclass(frozen=True)
 class Pyramid:
     """The fused maps, each padded by one zero pixel on every side, as one table: row
-    ((b * heads + h) * tokens + start_l + (y + 1) * (w_l + 2) + x + 1) holds head h's channel
-    group at (y, x) of level l, for -1 <= y <= h_l and -1 <= x <= w_l. table
-    (B * heads * tokens, D / heads); sizes (L, 2) float (h_l, w_l) unpadded; starts (L,) long:
-    each level's first row."""
+    (first[b, 0, h, l, 0] + (y + 1) * (w_l + 2) + x + 1) holds head h's channel group at (y, x)
+    of level l of image b, for -1 <= y <= h_l and -1 <= x <= w_l. table (rows, D / heads);
+    sizes (L, 2) float (h_l, w_l) unpadded; first (B, 1, heads, L, 1) long: the first row of
+    each image, head and level, shaped to broadcast over (B, Q, H, L, P)."""
 
     table: torch.Tensor
     sizes: torch.Tensor
-    starts: torch.Tensor
-    tokens: int
+    first: torch.Tensor
 
 
 def build_pyramid(features: list[torch.Tensor], heads: int) -> Pyramid:
@@ -39,8 +38,9 @@ def build_pyramid(features: list[torch.Tensor], heads: int) -> Pyramid:
     counts = [lv.shape[2] for lv in levels]
     table = torch.cat(levels, 2)
     sizes = torch.tensor([f.shape[2:] for f in features], dtype=features[0].dtype, device=table.device)
-    starts = torch.tensor([0, *counts[:-1]], device=table.device).cumsum(0)
-    return Pyramid(table.reshape(-1, d // heads), sizes, starts, sum(counts))
+    starts = torch.tensor([0, *counts[:-1]], device=table.device).cumsum(0)  # (L,)
+    first = torch.arange(b * heads, device=table.device).view(b, 1, heads, 1, 1) * sum(counts)
+    return Pyramid(table.reshape(-1, d // heads), sizes, first + starts[:, None])
 
 
 def _corners(
@@ -57,10 +57,7 @@ def _corners(
     fx, fy = x - x0, y - y0
     xs = [(x0 + i).clamp_min(0).minimum(size_w + 1) for i in (1, 2)]  # columns of the padded map
     ys = [(y0 + i).clamp_min(0).minimum(size_h + 1) for i in (1, 2)]
-    first = pyramid.starts[:, None] + (torch.arange(b * h, device=grid.device) * pyramid.tokens).view(
-        b, 1, h, 1, 1
-    )
-    rows = [first + (yi * (size_w + 2) + xi).long() for yi in ys for xi in xs]
+    rows = [pyramid.first + (yi * (size_w + 2) + xi).long() for yi in ys for xi in xs]
     wy, wx = [(1 - fy) * weights, fy * weights], [1 - fx, fx]
     wts = [wyi * wxi for wyi in wy for wxi in wx]
     n = lv * grid.shape[4] * 4
