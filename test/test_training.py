@@ -187,3 +187,18 @@ def test_training_curves_read_the_logs_and_name_an_empty_one(tmp_path):
     (tmp_path / "val.csv").write_text("step,IoU25\n")
     with pytest.raises(ValueError, match=r"val\.csv: no logged rows"):
         plot_run(tmp_path, tmp_path / "curves.png")
+
+
+def test_init_from_starts_from_trained_weights_at_another_input_size(synth_root, tmp_path, monkeypatch):
+    import training.train as train_module
+
+    assert main(overrides(synth_root, tmp_path / "a", **{"run.max_steps": 2})) == 0
+    source = tmp_path / "a" / "synthetic" / "final.safetensors"
+    recorder = Poison(train_module.train_step, start=1, stop=0)  # records, poisons nothing
+    monkeypatch.setattr(train_module, "train_step", recorder)
+    resized = {"run.max_steps": 1, "run.init_from": str(source), "model.input_size": "[126,168]"}
+    assert main(overrides(synth_root, tmp_path / "b", **resized)) == 0
+    assert same(recorder.seen[0], load_file(source)), "fine-tuning must start from the given weights"
+    wider = {**resized, "model.d_model": 32}
+    with pytest.raises(ValueError, match=r"run\.init_from .*do not fit"):
+        main(overrides(synth_root, tmp_path / "c", **wider))

@@ -75,6 +75,7 @@ class RunConfig:
     max_minutes: float = 0.0  # stop after this much training time; the LR decays over it (0: off)
     score_threshold: float = 0.05  # for validation predictions
     max_bad_steps: int = 10  # consecutive steps with non-finite gradients (skipped) before stopping
+    init_from: str = ""  # start from these SeqPose weights (.safetensors), e.g. at another input size
 
 
 @dataclass

@@ -37,23 +37,24 @@ from training.curves import plot_run
 COLUMNS = ("IoU25", "IoU50", "10cm", "10deg", "10deg10cm", "10deg5cm", "5deg5cm")
 
 
-def published(predictor: object, test: NocsSubset) -> dict:
+def published(predictor: object, test: NocsSubset, motion: bool) -> dict:
     """Tracking metrics of what the predictor publishes at the default threshold."""
     if not isinstance(predictor, Predictor):
         return {}
     ap_threshold, predictor.score_threshold = predictor.score_threshold, DEFAULT_SCORE_THRESHOLD
     log: list = []
-    predict_subset(predictor, test, track_log=log)
+    predict_subset(predictor, test, track_log=log, camera_motion=motion)
     predictor.score_threshold = ap_threshold
     return tracking_metrics(log)
 
 
-def run_method(name: str, predictor: object, test: NocsSubset, out: Path) -> dict:
+def run_method(name: str, predictor: object, test: NocsSubset, out: Path, motion: bool = False) -> dict:
+    """One method over the test scenes; ``motion``: the Predictor is told the camera's motion."""
     start = time.perf_counter()
-    results = predict_subset(predictor, test, progress=True)
+    results = predict_subset(predictor, test, progress=True, camera_motion=motion)
     seconds = (time.perf_counter() - start) / max(1, len(results))
     row = {"method": name, "seconds_per_frame": seconds, "jitter": pose_jitter(results)}
-    row["published"] = published(predictor, test)
+    row["published"] = published(predictor, test, motion)
     for mode in ("exact", "legacy"):
         metrics = evaluate(results, iou_mode=mode)
         write_report(metrics, out / name.replace(" ", "_").replace(",", "") / mode, f"{name} ({mode} IoU)")
@@ -127,16 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     untrained = SeqPose(read_config(args.model))
     rows = []
-    variants = (("SF", False, False), ("MF", True, False), ("MF + pose filter", True, True))
+    variants = [
+        ("SF", False, False, False),
+        ("MF", True, False, False),
+        ("MF + pose filter", True, True, False),
+    ]
+    if test.load(test.frames[0]).camera_pose is not None:  # scenes that know their camera poses
+        variants.append(("MF + camera motion", True, False, True))
     for label, model in (("trained", trained), ("untrained", untrained)):
-        for mode, mf, smooth in variants if label == "trained" else variants[:2]:
+        for mode, mf, smooth, motion in variants if label == "trained" else variants[:2]:
             predictor = Predictor(
                 model, args.device, mf, args.score_threshold, tracker=TrackerConfig(smooth=smooth)
             )
-            rows.append(run_method(f"{label}, {mode}", predictor, test, args.out))
+            rows.append(run_method(f"{label}, {mode}", predictor, test, args.out, motion))
     for speedup in args.speedups:
         kw = {"backend": speedup} if speedup == "onnxruntime" else {"precision": speedup}
-        for mode, mf, _ in variants[:2]:
+        for mode, mf, _, _ in variants[:2]:
             predictor = Predictor(trained, args.device, mf, args.score_threshold, **kw)
             rows.append(run_method(f"trained, {mode}, {speedup}", predictor, test, args.out))
     rows.append(run_method("mean-size baseline", MeanSizeBaseline.fit(train), test, args.out))

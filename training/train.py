@@ -23,12 +23,12 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from seqpose_core.checkpoint import save_model
+from seqpose_core.checkpoint import load_model, save_model
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.criterion import SetCriterion
 from seqpose_core.model.matcher import HungarianMatcher
-from seqpose_core.model.seqpose import build_model
+from seqpose_core.model.seqpose import SeqPose, build_model
 from training.checkpointing import load_training_state, save_training_state
 from training.config import TrainConfig, load_config, save_config
 from training.data import build_train_loader
@@ -84,6 +84,16 @@ def build_criterion(cfg: TrainConfig) -> SetCriterion:
     return SetCriterion(cfg.model.num_classes, weights=lc.weights, matcher=matcher, normalized=lc.normalized)
 
 
+def init_from(model: SeqPose, path: Path) -> None:
+    """Load a trained model's weights into ``model``: every tensor must exist and fit. Input size
+    and inference settings may differ (the ViT's position embeddings are resized per image)."""
+    source = load_model(path).state_dict()
+    try:
+        model.load_state_dict(source)
+    except RuntimeError as exc:
+        raise ValueError(f"run.init_from {path}: its weights do not fit this model ({exc})") from exc
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: Path | None):
         self.cfg = cfg
@@ -93,7 +103,10 @@ class Trainer:
             raise ValueError("run.max_minutes: processes would stop at different steps; use run.max_steps")
         self.run_dir = Path(cfg.run.out_dir) / cfg.run.name
         torch.manual_seed(cfg.run.seed)
-        model = build_model(cfg.model).to(self.device)
+        model = build_model(cfg.model)
+        if cfg.run.init_from and resume is None:
+            init_from(model, Path(cfg.run.init_from))
+        model = model.to(self.device)
         self.loader, self.sampler, self.samples = build_train_loader(cfg, self.rank, self.world)
         self.steps_per_epoch = len(self.loader)
         if self.steps_per_epoch == 0:
