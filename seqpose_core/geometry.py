@@ -57,6 +57,12 @@ def rigid_transform(rot: np.ndarray, t: np.ndarray) -> np.ndarray:
     return m
 
 
+def camera_motion(previous_pose: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """The camera's motion between two frames, p_now = M @ p_before, from its poses (4, 4,
+    camera -> a fixed frame) at those frames."""
+    return np.linalg.inv(pose) @ previous_pose
+
+
 def box_corners(size: np.ndarray) -> np.ndarray:
     """Corners of boxes centred at the origin: size (..., 3) -> (..., 8, 3), NOCS corner order."""
     return 0.5 * np.asarray(size)[..., None, :] * CORNER_SIGNS

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seqpose_core.geometry import camera_motion
 from seqpose_core.predictor import PoseEstimate, Predictor
 
 
@@ -149,7 +150,7 @@ class StreamGuard:
         poses in a fixed frame (4, 4, camera -> fixed); None when either pose is unknown."""
         if pose is None or self.last_pose is None:
             return None
-        return np.linalg.inv(pose) @ self.last_pose
+        return camera_motion(self.last_pose, pose)
 
     def count_motion_unknown(self) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from seqpose_core.data.geometry3d import backproject, normals_from_depth
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames, NocsSubset
 from seqpose_core.data.nocs_io import NocsFormatError, read_depth, read_meta, write_meta
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
+from seqpose_core.evaluation.predict import predict_subset
 from seqpose_core.geometry import box_corners, project_points, transform_points
 
 
@@ -213,3 +214,35 @@ def test_camera_poses_keep_a_static_object_in_one_place_in_the_world(synth_root)
     assert moved and max(moved) < 1e-4  # metres, after the float32 labels
     poses = [data.load(ref).camera_pose for ref in data.frames]
     assert np.linalg.norm(poses[-1][:3, 3] - poses[0][:3, 3]) > 0.05  # the camera does move
+
+
+class MotionLog:
+    """A stream predictor that records the camera motion it is given and estimates nothing."""
+
+    def __init__(self):
+        self.motions: list = []
+
+    def reset(self, reason: str = "") -> None:
+        self.motions.append("reset")
+
+    def step(self, rgb, k, stamp, camera_motion=None):
+        self.motions.append(camera_motion)
+        return []
+
+
+def test_evaluation_passes_each_frames_camera_motion_from_the_poses(synth_root, tmp_path):
+    data = NocsSubset(synth_root, "real_test")
+    log = MotionLog()
+    predict_subset(log, data, camera_motion=True)
+    assert log.motions[:2] == ["reset", None]  # a scene's first frame has no motion
+    frames = [data.load(ref) for ref in data.frames]
+    for before, now, motion in zip(frames[:-1], frames[1:], log.motions[2:], strict=True):
+        point = before.objects.translations[0]  # a static object, seen from the moved camera
+        moved = motion[:3, :3] @ point + motion[:3, 3]
+        assert np.allclose(moved, now.objects.translations[0], atol=1e-4)
+    copy = tmp_path / "copy"
+    shutil.copytree(synth_root, copy)
+    for pose_file in (copy / "Real" / "test").rglob("*_camera_pose.txt"):
+        pose_file.unlink()
+    with pytest.raises(ValueError, match="no camera pose"):
+        predict_subset(MotionLog(), NocsSubset(copy, "real_test"), camera_motion=True)

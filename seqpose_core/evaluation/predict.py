@@ -2,6 +2,8 @@
 
 Any object with ``reset()`` and ``step(rgb, K, stamp)`` returning ``PoseEstimate``s works:
 the Predictor (single- or multi-frame) or a baseline. Each scene starts from an empty memory.
+With ``camera_motion`` the Predictor is also told how the camera moved since the previous frame,
+from the scenes' camera poses (the synthetic scenes write them).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
+from seqpose_core import geometry
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.estimates import PoseEstimate
@@ -48,17 +51,30 @@ def predict_subset(
     every_nth: int = 1,
     progress: bool = False,
     track_log: list[TrackFrame] | None = None,
+    camera_motion: bool = False,
 ) -> list[ImageResult]:
     """Every ``every_nth`` frame of every scene, in time order, the memory reset per scene.
-    ``track_log``, when given, receives each frame's objects and published boxes with their ids."""
+    ``track_log``, when given, receives each frame's objects and published boxes with their ids.
+    ``camera_motion``: pass each frame's camera motion since the previous one (needs poses)."""
     results = []
     refs = [(i, ref) for scene in subset.scenes for i, ref in enumerate(scene[::every_nth])]
+    previous: Frame | None = None
     for i, ref in tqdm(refs, desc="predicting", unit="frame", disable=not progress):
         if i == 0:
             predictor.reset("new scene")
+            previous = None
         frame = subset.load(ref)
-        estimates = predictor.step(frame.rgb, frame.k, frame.stamp)
+        kw = {"camera_motion": motion_since(previous, frame)} if camera_motion else {}
+        estimates = predictor.step(frame.rgb, frame.k, frame.stamp, **kw)
+        previous = frame
         results.append(to_result(frame, estimates, f"{subset.spec.images}/{frame.scene}/{frame.index:04d}"))
         if track_log is not None:
             track_log.append(track_frame(frame.scene, frame.objects, estimates))
     return results
+
+
+def motion_since(previous: Frame | None, frame: Frame) -> np.ndarray | None:
+    """The camera's motion from ``previous`` to ``frame`` (None on a scene's first frame)."""
+    if frame.camera_pose is None:
+        raise ValueError(f"scene {frame.scene} frame {frame.index}: no camera pose (_camera_pose.txt)")
+    return None if previous is None else geometry.camera_motion(previous.camera_pose, frame.camera_pose)
