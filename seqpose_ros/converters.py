@@ -23,6 +23,7 @@ from vision_msgs.msg import (
 )
 from visualization_msgs.msg import Marker, MarkerArray
 
+from seqpose_core.categories import class_id
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.geometry import (
     BOX_EDGES,
@@ -230,27 +231,30 @@ def to_markers(estimates: list[PoseEstimate], header: Header, lifetime: float = 
     return out
 
 
-def detections_to_estimates(
-    msg: Detection3DArray,
-) -> list[tuple[str, float, np.ndarray, np.ndarray, np.ndarray, str]]:
-    """Detection3DArray -> [(class, score, R, t, size, id)] (for recording and comparing outputs)."""
-    from seqpose_core.geometry import quaternion_to_matrix
+def detection_to_estimate(d: Detection3D) -> PoseEstimate:
+    """One vision_msgs/Detection3D of ``to_detections`` -> the PoseEstimate it carries; the
+    track id is read back from the id ``object_name`` wrote (UNTRACKED for an index name)."""
+    p, s = d.bbox.center, d.bbox.size
+    q = [p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w]
+    if not all(math.isfinite(v) for v in q):
+        raise ConversionError(f"detection {d.id!r} has a non-finite orientation")
+    hyp = d.results[0].hypothesis if d.results else ObjectHypothesis()
+    try:
+        cls = class_id(hyp.class_id)
+    except ValueError as exc:
+        raise ConversionError(f"detection {d.id!r}: {exc}") from exc
+    track = d.id.rsplit("_", 1)[-1]
+    return PoseEstimate(
+        cls,
+        hyp.class_id,
+        hyp.score,
+        quaternion_to_matrix(np.array(q)),
+        np.array([p.position.x, p.position.y, p.position.z]),
+        np.array([s.x, s.y, s.z]),
+        int(track) if track.isdigit() else UNTRACKED,
+    )
 
-    out = []
-    for d in msg.detections:
-        p, s = d.bbox.center, d.bbox.size
-        q = [p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w]
-        if not all(math.isfinite(v) for v in q):
-            raise ConversionError(f"detection {d.id!r} has a non-finite orientation")
-        hyp = d.results[0].hypothesis if d.results else ObjectHypothesis()
-        out.append(
-            (
-                hyp.class_id,
-                hyp.score,
-                quaternion_to_matrix(np.array(q)),
-                np.array([p.position.x, p.position.y, p.position.z]),
-                np.array([s.x, s.y, s.z]),
-                d.id,
-            )
-        )
-    return out
+
+def detections_to_estimates(msg: Detection3DArray) -> list[PoseEstimate]:
+    """Detection3DArray -> its estimates (for recording and comparing outputs)."""
+    return [detection_to_estimate(d) for d in msg.detections]

@@ -22,7 +22,7 @@ from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 from seqpose_core.synth.writer import SynthConfig, generate
 from seqpose_ros.bag import write_nocs_bag
 from seqpose_ros.live import replay_live
-from seqpose_ros.replay import write_replay_report
+from seqpose_ros.report import write_replay_report
 
 DEMO_SEED = 90210  # not a training seed
 

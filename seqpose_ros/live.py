@@ -17,22 +17,10 @@ from rosbags.rosbag2 import Reader
 from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
-from seqpose_core.categories import class_id
-from seqpose_core.estimates import PoseEstimate
 from seqpose_ros.bag import IMAGE, INFO, read_camera_bag, stamp_ns, typestore
 from seqpose_ros.converters import detections_to_estimates
 from seqpose_ros.player import play
-from seqpose_ros.replay import FrameRecord, Replay
-
-
-def _estimates(msg: Detection3DArray) -> list[PoseEstimate]:
-    out = []
-    for cls, score, rot, t, size, name in detections_to_estimates(msg):
-        track = name.rsplit("_", 1)[1]
-        out.append(
-            PoseEstimate(class_id(cls), cls, score, rot, t, size, int(track) if track.isdigit() else -1)
-        )
-    return out
+from seqpose_ros.report import FrameRecord, Replay
 
 
 def _topics(bag: Path) -> tuple[str, str]:
@@ -143,7 +131,7 @@ def replay_live(
         os.killpg(node_proc.pid, signal.SIGTERM)
         node_proc.wait(timeout=10)
     records = [
-        FrameRecord(ns * 1e-9, _estimates(msg), None, t - sent.get(ns, t))
+        FrameRecord(ns * 1e-9, detections_to_estimates(msg), None, t - sent.get(ns, t))
         for ns, (t, msg) in sorted(got.items())
     ]
     gts = {round(f.stamp, 6): f.gt for f in read_camera_bag(bag)}

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -30,9 +29,8 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from seqpose_core.assets import default_checkpoint
-from seqpose_core.checkpoint import CheckpointError, load_model
-from seqpose_core.model.config import tiny_config
+from seqpose_core.assets import load_or_random
+from seqpose_core.checkpoint import CheckpointError
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
 from seqpose_core.visualize import draw_estimates
@@ -119,13 +117,15 @@ class SeqPoseNode(LifecycleNode):
 
     # lifecycle ---------------------------------------------------------------------
     def _load_model(self) -> SeqPose:
-        path = self.params.checkpoint or (str(default_checkpoint()) if default_checkpoint() else "")
-        if path:
-            self.get_logger().info(f"loading model {path}")
-            return load_model(Path(path))
-        self.random_weights = True
-        self.get_logger().warning("no checkpoint given and no embedded model: running a RANDOM-WEIGHT model")
-        return SeqPose(tiny_config())
+        model, path = load_or_random(self.params.checkpoint)
+        self.random_weights = path is None
+        if path is None:
+            self.get_logger().warning(
+                "no checkpoint given and no embedded model: running a RANDOM-WEIGHT model"
+            )
+        else:
+            self.get_logger().info(f"loaded model {path}")
+        return model
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:

@@ -17,7 +17,8 @@ from seqpose_core.model.seqpose import SeqPose
 from seqpose_ros.bag import IMAGE, INFO, BagError, _header, _image, read_camera_bag, typestore, write_nocs_bag
 from seqpose_ros.live import replay_live
 from seqpose_ros.replay import main as replay_main
-from seqpose_ros.replay import replay_offline, write_replay_report
+from seqpose_ros.replay import replay_offline
+from seqpose_ros.report import write_replay_report
 
 
 @pytest.fixture(scope="module")

@@ -109,12 +109,13 @@ def test_detections_carry_pose_size_class_and_id():
     msg = to_detections(estimates(), HEADER)
     assert msg.header.frame_id == "cam_optical" and len(msg.detections) == 2
     back = detections_to_estimates(msg)
-    for (cls, score, rot, t, size, _), e in zip(back, estimates(), strict=True):
-        assert cls == e.class_name and score == pytest.approx(e.score)
-        np.testing.assert_allclose(rot, e.rotation, atol=1e-12)
-        np.testing.assert_allclose(t, e.translation)
-        np.testing.assert_allclose(size, e.size)
-    assert [b[5] for b in back] == ["mug_17", "bowl_n1"]
+    for b, e in zip(back, estimates(), strict=True):
+        assert (b.class_id, b.class_name, b.track_id) == (e.class_id, e.class_name, e.track_id)
+        assert b.score == pytest.approx(e.score)
+        np.testing.assert_allclose(b.rotation, e.rotation, atol=1e-12)
+        np.testing.assert_allclose(b.translation, e.translation)
+        np.testing.assert_allclose(b.size, e.size)
+    assert [d.id for d in msg.detections] == ["mug_17", "bowl_n1"]
     assert msg.detections[0].results[0].pose.pose == msg.detections[0].bbox.center
 
 

@@ -98,18 +98,18 @@ def test_node_publishes_what_the_predictor_computes(background, checkpoint, fram
         expected = predictor.step(frame.rgb, frame.k, stamp)
         got = detections_to_estimates(received[round(stamp, 3)])
         assert len(got) == len(expected) == MAX_DET
-        for (cls, score, rot, t, size, name), e in zip(got, expected, strict=True):
-            assert cls == e.class_name and name == f"{e.class_name}_{e.track_id}"
-            assert score == pytest.approx(e.score, abs=1e-6)
-            np.testing.assert_allclose(t, e.translation, atol=1e-6)
-            np.testing.assert_allclose(rot, e.rotation, atol=1e-6)
-            np.testing.assert_allclose(size, e.size, atol=1e-6)
+        for g, e in zip(got, expected, strict=True):
+            assert (g.class_id, g.class_name, g.track_id) == (e.class_id, e.class_name, e.track_id)
+            assert g.score == pytest.approx(e.score, abs=1e-6)
+            np.testing.assert_allclose(g.translation, e.translation, atol=1e-6)
+            np.testing.assert_allclose(g.rotation, e.rotation, atol=1e-6)
+            np.testing.assert_allclose(g.size, e.size, atol=1e-6)
         assert received[round(stamp, 3)].header.frame_id == "cam_optical"
     last = rig.got["/tf"][-1].transforms
-    assert [t.child_frame_id for t in last] == [f"seqpose/{n}" for *_, n in got]
+    assert [t.child_frame_id for t in last] == [f"seqpose/{e.class_name}_{e.track_id}" for e in got]
     np.testing.assert_allclose(
         [last[0].transform.translation.x, last[0].transform.translation.y, last[0].transform.translation.z],
-        got[0][3],
+        got[0].translation,
         atol=1e-9,
     )
     boxes = [m for m in rig.got["/markers"][-1].markers if m.ns == "boxes"]
@@ -300,7 +300,7 @@ def test_a_moving_camera_in_tf_moves_the_memory_and_tracks_as_the_predictor_does
     predictor = Predictor(load_model(checkpoint), "cpu", score_threshold=THRESHOLD, max_detections=MAX_DET)
     names = {
         round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 3): [
-            n for *_, n in detections_to_estimates(m)
+            f"{e.class_name}_{e.track_id}" for e in detections_to_estimates(m)
         ]
         for m in rig.got["/detections"]
     }
@@ -343,9 +343,9 @@ def test_overlay_is_drawn_only_while_subscribed_and_shows_boxes_where_they_proje
     assert img.shape == f.rgb.shape and got[-1].header.frame_id == "cam_optical"
     estimates = [e for m in rig.got["/detections"][-1:] for e in detections_to_estimates(m)]
     corners = [
-        project_points(f.k, transform_points(rot, t, box_corners(size)))
-        for _, _, rot, t, size, _ in estimates
-        if np.all(transform_points(rot, t, box_corners(size))[:, 2] > 0.05)
+        project_points(f.k, transform_points(e.rotation, e.translation, box_corners(e.size)))
+        for e in estimates
+        if np.all(transform_points(e.rotation, e.translation, box_corners(e.size))[:, 2] > 0.05)
     ]
     inside = [p for c in corners for p in np.round(c).astype(int) if 2 <= p[0] < 318 and 2 <= p[1] < 238]
     assert inside, "no projected box corner inside the image"
