@@ -122,7 +122,7 @@ def replay_live(
                 raise RuntimeError(f"the seqpose node did not come up; its log: {log}")
             time.sleep(0.1)
         time.sleep(0.5)  # let discovery settle on both ends before the first message
-        play(node, bag, rate=rate, on_message=on_message)
+        play(node, bag, rate=rate, on_message=on_message, match_timeout=10.0)
         _wait_until_accounted(sent, got, status, deadline=time.monotonic() + 30.0)
     finally:
         executor.shutdown()

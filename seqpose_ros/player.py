@@ -28,9 +28,13 @@ def play(
     topics: set[str] | None = None,
     remap: dict[str, str] | None = None,
     on_message: object = None,
+    match_timeout: float = 0.0,
 ) -> int:
     """Publish the bag's messages with their recorded spacing divided by ``rate`` (0: as fast as
-    possible); returns the number published. ``on_message(topic, raw)`` is called after each."""
+    possible); returns the number published. ``on_message(topic, raw)`` is called after each.
+    ``match_timeout``: first wait up to this long until every publisher has matched a
+    subscriber (new publishers are discovered asynchronously: a first message sent before
+    that is lost)."""
     remap = remap or {}
     with Reader(Path(bag)) as reader:
         conns = [c for c in reader.connections if topics is None or c.topic in topics]
@@ -40,6 +44,9 @@ def play(
             )
             for c in conns
         }
+        deadline = time.monotonic() + match_timeout
+        while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in pubs.values()):
+            time.sleep(0.02)
         start_wall, start_bag, count = time.monotonic(), None, 0
         for conn, t_ns, raw in reader.messages(connections=conns):
             start_bag = t_ns if start_bag is None else start_bag
