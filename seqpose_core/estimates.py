@@ -34,3 +34,12 @@ class PoseEstimate:
 
     def with_(self, **changes: object) -> PoseEstimate:
         return replace(self, **changes)
+
+
+@dataclass
+class StepResult:
+    """What one ``Predictor.step`` did: its estimates, best first, and why it reset the
+    stream's memory and tracks before this frame ("" when it did not)."""
+
+    estimates: list[PoseEstimate]
+    reset_reason: str = ""

@@ -7,7 +7,9 @@ it returns 9-DoF estimates in the camera's optical frame (metres, radians). Give
 camera's motion since the previous frame, the memory's anchors and the tracks are moved
 into the current camera frame first. The memory and the tracks are reset by ``reset()``,
 and by the predictor itself when time goes backwards or the gap since the last frame
-exceeds ``max_gap``; ``last_reset`` says why. Single-frame mode keeps no state.
+exceeds ``max_gap``; the step's ``StepResult`` says why. A frame whose stamp equals the
+last one, or lies at most ``late_tolerance`` before it, is refused (a late delivery, not a
+new stream). The Predictor alone owns this time policy. Single-frame mode keeps no state.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.transforms import resize_crop_intrinsics
-from seqpose_core.estimates import UNTRACKED, PoseEstimate
+from seqpose_core.estimates import UNTRACKED, PoseEstimate, StepResult
 from seqpose_core.inputs import check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model
@@ -26,7 +28,7 @@ from seqpose_core.precision import check_precision, prepare_model
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
 
-__all__ = ["DEFAULT_SCORE_THRESHOLD", "UNTRACKED", "PoseEstimate", "Predictor"]
+__all__ = ["DEFAULT_SCORE_THRESHOLD", "UNTRACKED", "PoseEstimate", "Predictor", "StepResult"]
 
 # Publishing threshold of the node, replay and demo.
 DEFAULT_SCORE_THRESHOLD = 0.2
@@ -43,6 +45,7 @@ class Predictor:
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         max_detections: int = 50,
         max_gap: float = 1.0,
+        late_tolerance: float = 0.0,
         suppression: SuppressionConfig | None = None,
         tracker: TrackerConfig | None = None,
         precision: str = "fp32",
@@ -60,24 +63,28 @@ class Predictor:
         self.multi_frame = multi_frame
         self.score_threshold = score_threshold
         self.max_detections = max_detections
-        self.max_gap = max_gap
+        self.max_gap, self.late_tolerance = max_gap, late_tolerance
         self.memory = model.new_memory()
         self.last_stamp: float | None = None
-        self.last_reset = ""
 
-    def reset(self, reason: str = "requested") -> None:
+    def reset(self) -> None:
+        """Forget the stream: the memory, the tracks and the last stamp."""
         self.memory.reset()
         self.tracks.reset()
         self.last_stamp = None
-        self.last_reset = reason
 
-    def _check_time(self, stamp: float) -> None:
-        if self.last_stamp is None:
-            return
-        if stamp <= self.last_stamp:
-            self.reset(f"time went back from {self.last_stamp:.3f} s to {stamp:.3f} s")
-        elif stamp - self.last_stamp > self.max_gap:
-            self.reset(f"gap of {stamp - self.last_stamp:.3f} s exceeds {self.max_gap:.3f} s")
+    def _check_time(self, stamp: float) -> str:
+        """Why this stamp starts the stream afresh ("" when it does not); a late frame raises."""
+        last = self.last_stamp
+        if last is None:
+            return ""
+        if 0.0 <= last - stamp <= self.late_tolerance:
+            raise ValueError(f"stamp: out-of-order stamp {stamp:.3f} s after {last:.3f} s")
+        if stamp < last:
+            return f"time went back from {last:.3f} s to {stamp:.3f} s"
+        if stamp - last > self.max_gap:
+            return f"gap of {stamp - last:.3f} s exceeds {self.max_gap:.3f} s"
+        return ""
 
     def prepare(self, rgb: np.ndarray, k: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 image of any size -> network input (1, 3, H, W) and its intrinsics (1, 3, 3)."""
@@ -92,17 +99,19 @@ class Predictor:
     @torch.inference_mode()
     def step(
         self, rgb: np.ndarray, k: np.ndarray, stamp: float, camera_motion: np.ndarray | None = None
-    ) -> list[PoseEstimate]:
+    ) -> StepResult:
         """rgb uint8 (H, W, 3); k (3, 3) intrinsics of that image; stamp in seconds; camera_motion
         (4, 4) or None: p_current = camera_motion @ p_previous, the camera's motion since the
-        previous frame (multi-frame mode; ignored right after a reset)."""
+        previous frame (multi-frame mode; ignored right after a reset). Raises ValueError,
+        naming the input, for an input it cannot use (a late stamp included)."""
         check_inputs(rgb, k, stamp)
         if camera_motion is not None:
             camera_motion = np.asarray(camera_motion, dtype=np.float64)
             check_camera_motion(camera_motion)
-        self.last_reset = ""  # says why this step reset, if it did
-        if self.multi_frame:
-            self._check_time(stamp)
+        reason = self._check_time(stamp)
+        if reason:
+            self.reset()
+            reason = reason if self.multi_frame else ""  # single-frame mode has nothing to reset
         image, k_in = self.prepare(rgb, k)
         if self.multi_frame and camera_motion is not None and self.last_stamp is not None:
             self._move(camera_motion, k_in)
@@ -111,11 +120,11 @@ class Predictor:
         out = self.model(image, k_in, memory, t, with_aux=False)
         if self.multi_frame:
             self.model.remember(self.memory, out, t)
-            self.last_stamp = stamp
+        self.last_stamp = stamp
         estimates = suppress_duplicates(self._estimates(out), self.suppression)
-        if not self.multi_frame:
-            return estimates[: self.max_detections]
-        return self.tracks.update(estimates, stamp)[: self.max_detections]
+        if self.multi_frame:
+            estimates = self.tracks.update(estimates, stamp)
+        return StepResult(estimates[: self.max_detections], reason)
 
     def _move(self, transform: np.ndarray, k_in: torch.Tensor) -> None:
         cfg = self.model.cfg

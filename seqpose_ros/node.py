@@ -144,6 +144,7 @@ class SeqPoseNode(LifecycleNode):
                 score_threshold=self.params.score_threshold,
                 max_detections=self.params.max_detections,
                 max_gap=self.params.max_gap,
+                late_tolerance=self.params.jump_back_reset,
             )
         except Exception as exc:  # torch: RuntimeError, AssertionError, ... for an unusable device
             cause = f"{exc.__class__.__name__}: {exc}"
@@ -151,7 +152,7 @@ class SeqPoseNode(LifecycleNode):
             where = f"parameters {where}"
             self.get_logger().error(f"configure failed ({where}): {cause}")
             return TransitionCallbackReturn.FAILURE
-        self.guard = StreamGuard(predictor, self.params.camera_info_tolerance, self.params.jump_back_reset)
+        self.guard = StreamGuard(predictor, self.params.camera_info_tolerance)
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -59,17 +59,16 @@ class StreamGuard:
         self,
         predictor: Predictor,
         info_tolerance: float = 0.5,
-        jump_back_reset: float = 0.5,
         max_infos: int = 50,
     ):
+        """predictor: owns the stream's time policy (late stamps, jumps back, gaps)."""
         self.predictor = predictor
-        self.info_tolerance, self.jump_back_reset = info_tolerance, jump_back_reset
+        self.info_tolerance = info_tolerance
         self.infos: OrderedDict[tuple[str, float], tuple[np.ndarray, tuple[int, int]]] = OrderedDict()
         self.max_infos = max_infos
         self._infos_changed = threading.Condition()
         self._lock = threading.Lock()  # counters: image callback, worker and diagnostics timer
         self._reset_request = ""
-        self.last_stamp: float | None = None
         self.frame_id: str | None = None
         self.last_pose: np.ndarray | None = None  # camera -> fixed frame at the last processed frame
         self.counters = Counters()
@@ -112,15 +111,9 @@ class StreamGuard:
             )
         return best[1]
 
-    def reset(self, reason: str) -> None:
-        """Clear the memory now (call from the thread that runs ``process``) and count it."""
-        self._clear(reason)
-        with self._lock:
-            self.counters.resets += 1
-
-    def _clear(self, reason: str) -> None:
-        self.predictor.reset(reason)
-        self.last_stamp = self.last_pose = None
+    def _clear(self) -> None:
+        self.predictor.reset()
+        self.last_pose = None
 
     def request_reset(self, reason: str) -> None:
         """From any thread: counted now, applied by ``process`` before its next frame."""
@@ -132,16 +125,16 @@ class StreamGuard:
         with self._lock:
             reason, self._reset_request = self._reset_request, ""
         if reason:
-            self._clear(reason)
+            self._clear()
         return reason
 
-    def _guard_stream(self, frame_id: str, stamp: float) -> str:
+    def _guard_stream(self, frame_id: str) -> str:
         reason = ""
         if self.frame_id is not None and frame_id != self.frame_id:
             reason = f"frame id changed from {self.frame_id!r} to {frame_id!r}"
-            self.reset(reason)
-        elif self.last_stamp is not None and 0 <= self.last_stamp - stamp <= self.jump_back_reset:
-            raise Rejected(f"out-of-order stamp {stamp:.3f} s after {self.last_stamp:.3f} s")
+            self._clear()
+            with self._lock:
+                self.counters.resets += 1
         self.frame_id = frame_id
         return reason
 
@@ -174,20 +167,20 @@ class StreamGuard:
                     f" {rgb.shape[1]} x {rgb.shape[0]}: its K does not apply"
                 )
             requested = self._take_reset_request()
-            reason = self._guard_stream(frame_id, stamp) or requested
+            reason = self._guard_stream(frame_id) or requested
             start = time.perf_counter()
-            estimates = self.predictor.step(rgb, k, stamp, self.camera_motion(camera_pose))
+            result = self.predictor.step(rgb, k, stamp, self.camera_motion(camera_pose))
         except (Rejected, ValueError) as exc:
             self.reject(str(exc))
             raise Rejected(str(exc)) from exc
         with self._lock:
-            if self.predictor.last_reset:  # this step reset: time jumped back beyond the limit, or a gap
-                reason = self.predictor.last_reset
+            if result.reset_reason:  # this step reset: time jumped back beyond the limit, or a gap
+                reason = result.reset_reason
                 self.counters.resets += 1
             self.counters.processed += 1
             self.counters.processed_since += 1
-        self.last_stamp, self.last_pose = stamp, camera_pose
-        return FrameResult(estimates, time.perf_counter() - start, reason, k)
+        self.last_pose = camera_pose
+        return FrameResult(result.estimates, time.perf_counter() - start, reason, k)
 
     def reject(self, reason: str) -> None:
         kind = reason_kind(reason)

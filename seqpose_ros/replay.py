@@ -33,7 +33,7 @@ def replay_offline(bag: Path, model: SeqPose, multi_frame: bool, score_threshold
     records = []
     for f in read_camera_bag(bag):
         start = time.perf_counter()
-        estimates = predictor.step(f.rgb, f.k, f.stamp)
+        estimates = predictor.step(f.rgb, f.k, f.stamp).estimates
         records.append(FrameRecord(f.stamp, estimates, f.gt, time.perf_counter() - start))
     return Replay("offline", records, len(records))
 

@@ -12,6 +12,7 @@ from seqpose_core.data.geometry3d import backproject, normals_from_depth
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames, NocsSubset
 from seqpose_core.data.nocs_io import NocsFormatError, read_depth, read_meta, write_meta
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
+from seqpose_core.estimates import StepResult
 from seqpose_core.evaluation.predict import predict_subset
 from seqpose_core.geometry import box_corners, project_points, transform_points
 
@@ -222,12 +223,12 @@ class MotionLog:
     def __init__(self):
         self.motions: list = []
 
-    def reset(self, reason: str = "") -> None:
+    def reset(self) -> None:
         self.motions.append("reset")
 
     def step(self, rgb, k, stamp, camera_motion=None):
         self.motions.append(camera_motion)
-        return []
+        return StepResult([])
 
 
 def test_evaluation_passes_each_frames_camera_motion_from_the_poses(synth_root, tmp_path):

@@ -157,6 +157,6 @@ def test_mean_size_baseline_predicts_every_class_ahead(synth_root):
     from seqpose_core.evaluation.baselines import MeanSizeBaseline
 
     base = MeanSizeBaseline.fit(NocsSubset(synth_root, "real_train"))
-    out = base.step(np.zeros((4, 4, 3), np.uint8), np.eye(3), 0.0)
+    out = base.step(np.zeros((4, 4, 3), np.uint8), np.eye(3), 0.0).estimates
     assert {e.class_id for e in out} == set(base.class_sizes)
     assert all(e.translation[0] == 0 and 0.3 < e.translation[2] < 2.0 for e in out)

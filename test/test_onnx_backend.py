@@ -18,7 +18,7 @@ TOL_T, TOL_SCORE, TOL_SIZE, TOL_R = 1e-4, 1e-4, 1e-4, 1e-3
 
 
 def run(predictor: Predictor, frames: list) -> list[list]:
-    return [predictor.step(f.rgb, f.k, 0.1 * i) for i, f in enumerate(frames)]
+    return [predictor.step(f.rgb, f.k, 0.1 * i).estimates for i, f in enumerate(frames)]
 
 
 @pytest.fixture(scope="module")

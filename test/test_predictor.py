@@ -23,7 +23,7 @@ def frame(seed=0):
 
 
 def test_step_returns_bounded_metric_estimates(predictor):
-    out = predictor.step(frame(), K640, 0.0)
+    out = predictor.step(frame(), K640, 0.0).estimates
     assert len(out) == 5
     assert [e.score for e in out] == sorted((e.score for e in out), reverse=True)
     for e in out:
@@ -35,30 +35,41 @@ def test_step_returns_bounded_metric_estimates(predictor):
 
 
 def test_track_ids_persist_on_identical_frames(predictor):
-    first = {e.track_id for e in predictor.step(frame(), K640, 0.0)}
-    second = predictor.step(frame(), K640, 0.1)
+    first = {e.track_id for e in predictor.step(frame(), K640, 0.0).estimates}
+    second = predictor.step(frame(), K640, 0.1).estimates
     assert first & {e.track_id for e in second}, "no detection kept its id on an identical frame"
     remembered = set(predictor.memory.latest.track_ids[0].tolist())
     assert remembered & {e.query_id for e in second}, "no published estimate came from a remembered query"
 
 
 def test_time_jumps_and_gaps_reset_the_memory(predictor):
-    predictor.step(frame(), K640, 1.0)
-    predictor.step(frame(), K640, 1.1)
-    assert len(predictor.memory) == 2 and predictor.last_reset == ""
-    predictor.step(frame(), K640, 0.5)
-    assert "time went back" in predictor.last_reset and len(predictor.memory) == 1
-    predictor.step(frame(), K640, 2.0)
-    assert "gap of 1.500 s exceeds 0.500 s" in predictor.last_reset
+    assert predictor.step(frame(), K640, 1.0).reset_reason == ""
+    assert predictor.step(frame(), K640, 1.1).reset_reason == ""
+    assert len(predictor.memory) == 2
+    assert "time went back" in predictor.step(frame(), K640, 0.5).reset_reason
+    assert len(predictor.memory) == 1
+    assert "gap of 1.500 s exceeds 0.500 s" in predictor.step(frame(), K640, 2.0).reset_reason
+    assert predictor.step(frame(), K640, 2.1).reset_reason == ""  # said once, by the step that reset
     predictor.reset()
-    assert len(predictor.memory) == 0 and predictor.last_reset == "requested"
+    assert len(predictor.memory) == 0 and predictor.last_stamp is None
+
+
+@pytest.mark.parametrize("multi_frame", [True, False])
+def test_late_frames_are_refused_in_either_mode(multi_frame):
+    p = Predictor(SeqPose(tiny_config(input_size=(112, 154))), "cpu", multi_frame, late_tolerance=0.3)
+    p.step(frame(), K640, 1.0)
+    for late in (1.0, 0.8):  # the same stamp again, or within the tolerance before it
+        with pytest.raises(ValueError, match="stamp: out-of-order stamp"):
+            p.step(frame(), K640, late)
+    went_back = "time went back from 1.000 s to 0.500 s"
+    assert p.step(frame(), K640, 0.5).reset_reason == (went_back if multi_frame else "")
 
 
 def test_single_frame_mode_keeps_no_memory():
     torch.manual_seed(0)
     p = Predictor(SeqPose(tiny_config(input_size=(112, 154))), "cpu", multi_frame=False, score_threshold=0.0)
-    a = p.step(frame(), K640, 0.0)
-    b = p.step(frame(), K640, 0.1)
+    a = p.step(frame(), K640, 0.0).estimates
+    b = p.step(frame(), K640, 0.1).estimates
     assert len(p.memory) == 0 and all(e.track_id == UNTRACKED for e in a + b)
     np.testing.assert_allclose([e.translation for e in a], [e.translation for e in b])
 

@@ -95,7 +95,7 @@ def test_node_publishes_what_the_predictor_computes(background, checkpoint, fram
     }
     assert len(received) == len(frames)
     for frame, stamp in zip(frames, stamps, strict=True):
-        expected = predictor.step(frame.rgb, frame.k, stamp)
+        expected = predictor.step(frame.rgb, frame.k, stamp).estimates
         got = detections_to_estimates(received[round(stamp, 3)])
         assert len(got) == len(expected) == MAX_DET
         for g, e in zip(got, expected, strict=True):
@@ -307,7 +307,7 @@ def test_a_moving_camera_in_tf_moves_the_memory_and_tracks_as_the_predictor_does
     previous = None
     for frame, stamp in zip(frames, stamps, strict=True):
         motion = None if previous is None else np.linalg.inv(frame.camera_pose) @ previous
-        expected = predictor.step(frame.rgb, frame.k, stamp, camera_motion=motion)
+        expected = predictor.step(frame.rgb, frame.k, stamp, camera_motion=motion).estimates
         assert names[round(stamp, 3)] == [f"{e.class_name}_{e.track_id}" for e in expected]
         previous = frame.camera_pose
     diag = {v.key: v.value for m in rig.got["/diagnostics"] for s in m.status for v in s.values}

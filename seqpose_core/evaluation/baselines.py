@@ -6,7 +6,7 @@ import numpy as np
 
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import NocsSubset
-from seqpose_core.estimates import PoseEstimate
+from seqpose_core.estimates import PoseEstimate, StepResult
 
 UPRIGHT = np.diag([1.0, -1.0, -1.0])  # object y (up) along the camera's -y (image up)
 
@@ -31,12 +31,14 @@ class MeanSizeBaseline:
             {c: np.mean(v, axis=0) for c, v in sizes.items()}, float(np.median(depths)) if depths else 1.0
         )
 
-    def reset(self, reason: str = "") -> None:
+    def reset(self) -> None:
         pass
 
-    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> list[PoseEstimate]:
+    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> StepResult:
         t = np.array([0.0, 0.0, self.distance])
-        return [
-            PoseEstimate(c, CLASS_NAMES[c], 0.5, UPRIGHT.copy(), t.copy(), size.copy(), -1)
-            for c, size in sorted(self.class_sizes.items())
-        ]
+        return StepResult(
+            [
+                PoseEstimate(c, CLASS_NAMES[c], 0.5, UPRIGHT.copy(), t.copy(), size.copy(), -1)
+                for c, size in sorted(self.class_sizes.items())
+            ]
+        )

@@ -16,14 +16,14 @@ from tqdm import tqdm
 from seqpose_core import geometry
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
-from seqpose_core.estimates import PoseEstimate
+from seqpose_core.estimates import PoseEstimate, StepResult
 from seqpose_core.evaluation.results import ImageResult, image_result_from_poses
 from seqpose_core.evaluation.tracking import TrackFrame, track_frame
 
 
 class StreamPredictor(Protocol):
-    def reset(self, reason: str = ...) -> None: ...
-    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> list[PoseEstimate]: ...
+    def reset(self) -> None: ...
+    def step(self, rgb: np.ndarray, k: np.ndarray, stamp: float) -> StepResult: ...
 
 
 def to_result(frame: Frame, estimates: list[PoseEstimate], name: str) -> ImageResult:
@@ -61,11 +61,11 @@ def predict_subset(
     previous: Frame | None = None
     for i, ref in tqdm(refs, desc="predicting", unit="frame", disable=not progress):
         if i == 0:
-            predictor.reset("new scene")
+            predictor.reset()
             previous = None
         frame = subset.load(ref)
         kw = {"camera_motion": motion_since(previous, frame)} if camera_motion else {}
-        estimates = predictor.step(frame.rgb, frame.k, frame.stamp, **kw)
+        estimates = predictor.step(frame.rgb, frame.k, frame.stamp, **kw).estimates
         previous = frame
         results.append(to_result(frame, estimates, f"{subset.spec.images}/{frame.scene}/{frame.index:04d}"))
         if track_log is not None:
