@@ -7,6 +7,12 @@ is not visible, which is decided per instance from its handle visibility.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
+
+ArrayT = TypeVar("ArrayT")  # np.ndarray or torch.Tensor
+
 CLASS_NAMES: tuple[str, ...] = ("BG", "bottle", "bowl", "camera", "can", "laptop", "mug")
 NUM_CLASSES = len(CLASS_NAMES) - 1  # object classes, background excluded
 SYMMETRIC_CLASS_IDS: frozenset[int] = frozenset({1, 2, 4})
@@ -21,11 +27,18 @@ def class_id(name: str) -> int:
         raise ValueError(f"unknown NOCS class {name!r}; expected one of {CLASS_NAMES[1:]}") from None
 
 
-def is_symmetric(cls_id: int, handle_visible: bool = True) -> bool:
-    """Whether an object of class ``cls_id`` is treated as symmetric about its y axis.
+def symmetric_about_y(class_ids: ArrayT, handle_visible: ArrayT) -> ArrayT:
+    """The symmetry rule, written once for numpy arrays and torch tensors alike.
 
-    A mug counts as symmetric only when its handle is not visible.
+    class_ids (...) ints 1..6, handle_visible (...) bools (broadcast) -> (...) bool: bottle,
+    bowl and can always; a mug only when its handle is not visible.
     """
-    if cls_id in SYMMETRIC_CLASS_IDS:
-        return True
-    return cls_id == MUG_CLASS_ID and not handle_visible
+    sym = (class_ids == MUG_CLASS_ID) & ~handle_visible
+    for c in sorted(SYMMETRIC_CLASS_IDS):
+        sym = sym | (class_ids == c)
+    return sym
+
+
+def is_symmetric(cls_id: int, handle_visible: bool = True) -> bool:
+    """``symmetric_about_y`` of one object."""
+    return bool(symmetric_about_y(np.asarray(cls_id), np.asarray(bool(handle_visible))))

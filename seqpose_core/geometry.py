@@ -108,19 +108,24 @@ def project_points(k: np.ndarray, points: np.ndarray) -> np.ndarray:
     return uvw[..., :2] / uvw[..., 2:3]
 
 
-def rotation_error_deg(r_pred: np.ndarray, r_gt: np.ndarray, symmetric: np.ndarray | bool) -> np.ndarray:
-    """Angle between rotations in degrees; for symmetric objects, between their y axes.
+def rotation_error_deg(
+    r_pred: np.ndarray, r_gt: np.ndarray, symmetric: np.ndarray, clip_y: bool = True
+) -> np.ndarray:
+    """Angle of every pair in degrees; for objects symmetric about y, between their y axes.
 
-    r_pred, r_gt: (..., 3, 3) rotations (any positive scale is divided out);
-    symmetric: bool or (...). Returns (...).
+    r_pred (P, 3, 3), r_gt (G, 3, 3) rotations (any positive scale is divided out),
+    symmetric (G,) bool -> (P, G). The NOCS evaluation's rule, written once: ``clip_y=False``
+    leaves the y-axis cosine unclipped as the reference code does (past 1 it gives nan).
     """
-    r1 = r_pred / np.cbrt(np.linalg.det(r_pred))[..., None, None]
-    r2 = r_gt / np.cbrt(np.linalg.det(r_gt))[..., None, None]
-    cos_full = (np.trace(r1 @ np.swapaxes(r2, -1, -2), axis1=-2, axis2=-1) - 1.0) / 2.0
-    y1, y2 = r1[..., :, 1], r2[..., :, 1]
-    cos_y = np.sum(y1 * y2, axis=-1) / (np.linalg.norm(y1, axis=-1) * np.linalg.norm(y2, axis=-1))
-    cos = np.where(symmetric, cos_y, cos_full)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    r1 = r_pred / np.cbrt(np.linalg.det(r_pred))[:, None, None]
+    r2 = r_gt / np.cbrt(np.linalg.det(r_gt))[:, None, None]
+    rel = r1[:, None] @ np.swapaxes(r2, 1, 2)[None]
+    full = np.arccos(np.clip((np.trace(rel, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0))
+    y1, y2 = r1[:, :, 1], r2[:, :, 1]
+    cos_y = (y1 @ y2.T) / (np.linalg.norm(y1, axis=1)[:, None] * np.linalg.norm(y2, axis=1)[None])
+    with np.errstate(invalid="ignore"):
+        y_angle = np.arccos(np.clip(cos_y, -1.0, 1.0) if clip_y else cos_y)
+    return np.where(np.asarray(symmetric)[None], y_angle, full) * (180 / np.pi)
 
 
 def translation_error(t_pred: np.ndarray, t_gt: np.ndarray) -> np.ndarray:

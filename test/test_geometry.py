@@ -64,12 +64,10 @@ def test_box_corners_span_the_size():
 def test_rotation_about_y_is_symmetric_only_for_symmetric_classes():
     turn = rotation_about_y(np.radians(30.0))
     base = random_rotations(1, 4)[0]
-    assert rotation_error_deg(base @ turn, base, symmetric=is_symmetric(class_id("bottle"))) == pytest.approx(
-        0, abs=1e-5
-    )
-    assert rotation_error_deg(base @ turn, base, symmetric=is_symmetric(class_id("camera"))) == pytest.approx(
-        30.0
-    )
+    pred, gt = (base @ turn)[None], np.stack([base, base])
+    sym = np.array([is_symmetric(class_id("bottle")), is_symmetric(class_id("camera"))])
+    np.testing.assert_allclose(rotation_error_deg(pred, gt, sym), [[0.0, 30.0]], atol=1e-5)
+    np.testing.assert_allclose(rotation_error_deg(2.0 * pred, gt, sym), [[0.0, 30.0]], atol=1e-5)  # scale
 
 
 def test_mug_symmetry_follows_handle_visibility():

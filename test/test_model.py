@@ -5,12 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from seqpose_core.categories import symmetric_about_y
 from seqpose_core.checkpoint import CheckpointError, load_model, save_model
 from seqpose_core.geometry import rotation_about_y
 from seqpose_core.model.anchors import anchors_to_points, points_to_anchors, project_to_grid
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.criterion import SetCriterion
-from seqpose_core.model.matcher import HungarianMatcher, rotation_distance, symmetric_mask
+from seqpose_core.model.matcher import HungarianMatcher, rotation_distance
 from seqpose_core.model.sampling import build_pyramid, sample_pyramid
 from seqpose_core.model.seqpose import SeqPose
 
@@ -108,11 +109,11 @@ def test_rotation_loss_of_a_bottle_ignores_turns_about_y_but_a_cameras_does_not(
     turned = base @ torch.from_numpy(rotation_about_y(1.2)).float()
     pred = torch.from_numpy(rotation_about_y(0.1)).float() @ base
     for cls, invariant in ((1, True), (3, False)):
-        sym = symmetric_mask(torch.tensor(cls), torch.tensor(True))
+        sym = symmetric_about_y(torch.tensor(cls), torch.tensor(True))
         a, b = rotation_distance(pred, base, sym), rotation_distance(pred, turned, sym)
         assert torch.isclose(a, b, atol=1e-6) == invariant
-    mug_hidden = symmetric_mask(torch.tensor(6), torch.tensor(False))
-    assert mug_hidden and not symmetric_mask(torch.tensor(6), torch.tensor(True))
+    mug_hidden = symmetric_about_y(torch.tensor(6), torch.tensor(False))
+    assert mug_hidden and not symmetric_about_y(torch.tensor(6), torch.tensor(True))
 
 
 def test_a_3d_sampling_point_projects_to_the_pixel_computed_by_hand():

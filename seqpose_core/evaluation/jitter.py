@@ -63,7 +63,7 @@ def pose_jitter(results: list[ImageResult], max_cm: float = 10.0) -> dict[str, f
             dt.append(100 * np.linalg.norm(e1 - e0))
             sym = is_symmetric(int(cur.gt_class_ids[g]), bool(cur.gt_handle_visibility[g]))
             # change of the error rotation between frames: (R1 G1^T) vs (R0 G0^T)
-            dr.append(float(rotation_error_deg(r1 @ g1.T @ g0, r0, sym)))
+            dr.append(float(rotation_error_deg((r1 @ g1.T @ g0)[None], r0[None], np.array([sym]))[0, 0]))
     return {
         "translation_cm": float(np.mean(dt)) if dt else float("nan"),
         "rotation_deg": float(np.mean(dr)) if dr else float("nan"),

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from seqpose_core.categories import CLASS_NAMES, MUG_CLASS_ID, NUM_CLASSES, SYMMETRIC_CLASS_IDS
+from seqpose_core.categories import CLASS_NAMES, NUM_CLASSES, symmetric_about_y
 from seqpose_core.evaluation.ap import average_precision
 from seqpose_core.evaluation.iou import exact_iou, legacy_iou
 from seqpose_core.evaluation.matching import match_iou, match_pose
 from seqpose_core.evaluation.results import ImageResult
+from seqpose_core.geometry import rotation_error_deg
 
 IOU_MODES = ("legacy", "exact")
 POSE_IOU_THRESHOLD = 0.1
@@ -97,15 +98,7 @@ def pose_errors(
     Symmetric ground truths compare y axes only. ``legacy`` leaves the y-axis cosine
     unclipped as the reference code does (a nan then matches at every threshold).
     """
-    r1 = pred_srt[:, :3, :3] / np.cbrt(np.linalg.det(pred_srt[:, :3, :3]))[:, None, None]
-    r2 = gt_srt[:, :3, :3] / np.cbrt(np.linalg.det(gt_srt[:, :3, :3]))[:, None, None]
-    rel = r1[:, None] @ np.swapaxes(r2, 1, 2)[None]
-    full = np.arccos(np.clip((np.trace(rel, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0))
-    y1, y2 = r1[:, :, 1], r2[:, :, 1]
-    cos_y = (y1 @ y2.T) / (np.linalg.norm(y1, axis=1)[:, None] * np.linalg.norm(y2, axis=1)[None])
-    with np.errstate(invalid="ignore"):
-        y_angle = np.arccos(cos_y if legacy else np.clip(cos_y, -1.0, 1.0))
-    deg = np.where(symmetric[None], y_angle, full) * (180 / np.pi)
+    deg = rotation_error_deg(pred_srt[:, :3, :3], gt_srt[:, :3, :3], symmetric, clip_y=not legacy)
     cm = np.linalg.norm(pred_srt[:, None, :3, 3] - gt_srt[None, :, :3, 3], axis=-1) * 100
     return deg, cm
 
@@ -143,8 +136,7 @@ def _cells(results: list[ImageResult]) -> list[_Cell]:
             pred = np.flatnonzero(r.pred_class_ids == cls)
             pred = pred[np.argsort(r.pred_scores[pred])[::-1]]
             gt = np.flatnonzero(r.gt_class_ids == cls)
-            hidden_handle = r.gt_handle_visibility[gt] == 0
-            sym = np.full(len(gt), cls in SYMMETRIC_CLASS_IDS) | ((cls == MUG_CLASS_ID) & hidden_handle)
+            sym = symmetric_about_y(np.full(len(gt), cls), r.gt_handle_visibility[gt] != 0)
             cells.append(_Cell(cls, r, pred, gt, sym))
     return cells
 

@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqpose_core.categories import symmetric_about_y
 from seqpose_core.model.denoising import DenoisingQueries
 from seqpose_core.model.matcher import (
     HungarianMatcher,
     position_and_size,
     rotation_distance,
-    symmetric_mask,
 )
 
 DEFAULT_WEIGHTS = {
@@ -153,7 +153,7 @@ class SetCriterion(nn.Module):
     def loss_rotation(
         self, rot: torch.Tensor, t: dict, b_idx: torch.Tensor, gt_idx: torch.Tensor, num: float
     ) -> torch.Tensor:
-        sym = symmetric_mask(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
+        sym = symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
         return rotation_distance(rot, t["rotations"][b_idx, gt_idx], sym).sum() / num
 
     def dense_losses(

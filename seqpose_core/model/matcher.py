@@ -14,18 +14,10 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from seqpose_core.categories import MUG_CLASS_ID, SYMMETRIC_CLASS_IDS
+from seqpose_core.categories import symmetric_about_y
 from seqpose_core.model.position import position_code
 
 OBJECT_KEYS = ("class_ids", "translations", "rotations", "sizes", "handle_visible")
-
-
-def symmetric_mask(class_ids: torch.Tensor, handle_visible: torch.Tensor) -> torch.Tensor:
-    """(...,) class ids 1..6 and handle visibility -> (...,) bool: symmetric about y."""
-    sym = torch.zeros_like(class_ids, dtype=torch.bool)
-    for c in SYMMETRIC_CLASS_IDS:
-        sym |= class_ids == c
-    return sym | ((class_ids == MUG_CLASS_ID) & ~handle_visible)
 
 
 def rotation_distance(pred: torch.Tensor, gt: torch.Tensor, symmetric: torch.Tensor) -> torch.Tensor:
@@ -88,7 +80,7 @@ class HungarianMatcher(nn.Module):
         prob = p["logits"].sigmoid()[:, t["class_ids"] - 1]  # (Q, N)
         neg = (1 - self.alpha) * prob**self.gamma * -(1 - prob + 1e-8).log()
         pos = self.alpha * (1 - prob) ** self.gamma * -(prob + 1e-8).log()
-        sym = symmetric_mask(t["class_ids"], t["handle_visible"])
+        sym = symmetric_about_y(t["class_ids"], t["handle_visible"])
         rot = rotation_distance(p["rotation"][:, None], t["rotations"][None], sym[None])
         wc, wt, wr, ws = self.w
         p_pos, p_size = position_and_size(p["translation"], p["size"], self.normalized)
