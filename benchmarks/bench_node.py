@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import tempfile
 import threading
@@ -16,11 +15,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile
@@ -30,6 +24,7 @@ from vision_msgs.msg import Detection3DArray
 
 from seqpose_ros.bag import stamp_ns
 from seqpose_ros.converters import k_to_camera_info, rgb_to_image
+from seqpose_ros.graph_env import private_graph
 from seqpose_ros.live import start_node
 
 
@@ -39,6 +34,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--period", type=float, default=0.5, help="seconds between frames (no drops wanted)")
     args = p.parse_args()
+    private_graph()  # this process and the node it starts, alone on a domain
+    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
     log = Path(tempfile.mkdtemp()) / "node.log"
     proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log)
     rclpy.init()

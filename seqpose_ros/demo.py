@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import random
 import shutil
 import sys
 import time
@@ -21,6 +19,7 @@ from seqpose_core.assets import default_checkpoint
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 from seqpose_core.synth.writer import SynthConfig, generate
 from seqpose_ros.bag import write_nocs_bag
+from seqpose_ros.graph_env import private_graph
 from seqpose_ros.live import replay_live
 from seqpose_ros.report import write_replay_report
 
@@ -34,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=0.5)
     args = p.parse_args(argv)
     # A private ROS graph for the demo's node and player.
-    os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    private_graph()
     ckpt = default_checkpoint()
     if ckpt is None:
         print(

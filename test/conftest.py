@@ -8,7 +8,6 @@ domain that parallel runs on the same machine do not see.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,9 +15,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from support.processes import Background, start_background
 
+from seqpose_ros.graph_env import private_graph
+
 _ROS_HOME = tempfile.mkdtemp(prefix="seqpose-test-ros-")
-os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid()).randint(1, 100))
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+private_graph(force=True)
 os.environ["ROS_HOME"] = _ROS_HOME
 os.environ["ROS_LOG_DIR"] = os.path.join(_ROS_HOME, "log")
 os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")

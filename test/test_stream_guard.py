@@ -11,6 +11,7 @@ import yaml
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
+from seqpose_ros.graph_env import private_graph
 from seqpose_ros.params import DEFAULTS, NodeParams, check
 from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
 
@@ -129,3 +130,10 @@ def test_camera_poses_become_the_motion_since_the_last_frame_and_a_reset_forgets
     in_fixed = pose[0] @ point_before
     np.testing.assert_allclose(seen[1] @ point_before, np.linalg.inv(pose[1]) @ in_fixed, atol=1e-12)
     np.testing.assert_allclose(seen[1][:3, 3], [-0.1, 0.0, -0.02], atol=1e-12)
+
+
+def test_private_graph_keeps_a_users_domain_unless_forced():
+    env = {"ROS_DOMAIN_ID": "42"}
+    assert private_graph(env) == 42 and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    forced = private_graph(env, force=True)
+    assert 1 <= forced <= 100 and env["ROS_DOMAIN_ID"] == str(forced)
