@@ -95,6 +95,12 @@ def init_from(model: SeqPose, path: Path) -> None:
 
 
 class Trainer:
+    """One training run: builds the model, data, optimiser and criterion from a TrainConfig,
+    trains over epochs or a time budget (the LR decays over whichever ends it), validates on
+    its own scenes, and keeps last.pt (resumable), best and final weights in run.out_dir/name.
+    A step with non-finite gradients is skipped, and a run of them stops training before a
+    checkpoint can take bad weights."""
+
     def __init__(self, cfg: TrainConfig, resume: Path | None):
         self.cfg = cfg
         self.rank, self.world, local = setup_distributed()

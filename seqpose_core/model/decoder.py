@@ -41,6 +41,10 @@ def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
 
 
 class DecoderLayer(nn.Module):
+    """One STSQ layer: temporal attention over this frame's queries and the memory's,
+    geometry-aware deformable cross-attention to the image pyramid at the queries' projected
+    3D points, then an FFN."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         d = cfg.d_model
