@@ -25,7 +25,6 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from seqpose.msg import FrameStatus
 from std_srvs.srv import Trigger
-from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
@@ -47,6 +46,7 @@ from seqpose_ros.converters import (
 )
 from seqpose_ros.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check
 from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
+from seqpose_ros.tf_out import TfOut
 from seqpose_ros.tf_source import CameraPoses
 
 LOG_PERIOD = 5.0  # seconds between log lines of one kind of rejection
@@ -162,7 +162,7 @@ class SeqPoseNode(LifecycleNode):
         self.pub_status = self.create_publisher(FrameStatus, "~/status", 10)
         # reliable, so that viewers of either reliability match; drawn only while subscribed
         self.pub_overlay = self.create_publisher(Image, "~/overlay", QoSProfile(depth=2))
-        self.pub_tf = self.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
+        self.tf_out = TfOut(self)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [
             (
@@ -184,7 +184,7 @@ class SeqPoseNode(LifecycleNode):
                 self.pub_det,
                 self.pub_markers,
                 self.pub_status,
-                self.pub_tf,
+                self.tf_out.publisher,
                 self.pub_diag,
                 self.pub_overlay,
             )
@@ -273,7 +273,7 @@ class SeqPoseNode(LifecycleNode):
         self.pub_det.publish(to_detections(result.estimates, header))
         self.pub_markers.publish(to_markers(result.estimates, header, self.params.marker_lifetime))
         if self.params.publish_tf and result.estimates:
-            self.pub_tf.publish(to_transforms(result.estimates, header, self.params.frame_prefix))
+            self.tf_out.publish(to_transforms(result.estimates, header, self.params.frame_prefix))
         if self.pub_overlay.get_subscription_count() > 0:  # drawn only for someone watching
             overlay = draw_estimates(rgb, result.k, result.estimates)  # rgb: this frame's own copy
             self.pub_overlay.publish(rgb_to_image(overlay, header, "rgb8"))
