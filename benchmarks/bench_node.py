@@ -22,6 +22,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
+from seqpose_ros import names
 from seqpose_ros.bag import stamp_ns
 from seqpose_ros.converters import k_to_camera_info, rgb_to_image
 from seqpose_ros.graph_env import private_graph
@@ -48,12 +49,12 @@ def main() -> None:
     )
     node.create_subscription(
         Detection3DArray,
-        "/detections",
+        names.resolved(names.DETECTIONS),
         lambda m: got.setdefault(stamp_ns(m.header), time.perf_counter()),
         qos,
     )
     node.create_subscription(
-        FrameStatus, "/seqpose/status", lambda m: status.setdefault(stamp_ns(m.header), m), qos
+        FrameStatus, names.resolved(names.STATUS), lambda m: status.setdefault(stamp_ns(m.header), m), qos
     )
     ex = SingleThreadedExecutor()
     ex.add_node(node)

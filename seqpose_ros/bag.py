@@ -195,7 +195,8 @@ def _rgb(msg: object, topic: str, bag: Path) -> np.ndarray:
         raise BagError(f"{bag}: topic {topic}: {exc}") from exc
 
 
-def _objects(msg: object) -> Objects:
+def bag_objects(msg: object) -> Objects:
+    """A ground-truth annotations message -> Objects."""
     o = msg.objects
     quat = [
         [a.pose.orientation.x, a.pose.orientation.y, a.pose.orientation.z, a.pose.orientation.w] for a in o
@@ -212,7 +213,8 @@ def _objects(msg: object) -> Objects:
     )
 
 
-def _pick(topics: dict[str, str], kind: str, wanted: str | None, bag: Path, what: str) -> str | None:
+def pick_topic(topics: dict[str, str], kind: str, wanted: str | None, bag: Path, what: str) -> str | None:
+    """The topic of ``kind`` (the wanted one, else the first); missing images or infos: BagError."""
     have = [t for t, k in topics.items() if k == kind]
     if wanted is not None:
         if wanted not in topics:
@@ -240,9 +242,9 @@ def read_camera_bag(
     ts = typestore()
     with Reader(path) as reader:
         topics = {c.topic: c.msgtype for c in reader.connections}
-        image_topic = _pick(topics, IMAGE, image_topic, path, "images")
-        info_topic = _pick(topics, INFO, info_topic, path, f"camera_info for {image_topic}")
-        gt_topic = _pick(topics, GT, gt_topic, path, "ground truth")
+        image_topic = pick_topic(topics, IMAGE, image_topic, path, "images")
+        info_topic = pick_topic(topics, INFO, info_topic, path, f"camera_info for {image_topic}")
+        gt_topic = pick_topic(topics, GT, gt_topic, path, "ground truth")
         counts = {c.topic: c.msgcount for c in reader.connections}
         if counts.get(info_topic, 0) == 0:
             raise BagError(f"{path}: topic {info_topic} has no camera_info messages for {image_topic}")
@@ -254,7 +256,7 @@ def read_camera_bag(
             if conn.topic == info_topic:
                 infos[stamp_ns(msg.header)] = np.asarray(msg.k, np.float64).reshape(3, 3)
             else:
-                gts[stamp_ns(msg.header)] = _objects(msg)
+                gts[stamp_ns(msg.header)] = bag_objects(msg)
         info_stamps = np.array(sorted(infos))
         images = [c for c in reader.connections if c.topic == image_topic]
         for conn, _, raw in reader.messages(connections=images):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import rclpy
@@ -17,16 +18,12 @@ from rosbags.rosbag2 import Reader
 from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
-from seqpose_ros.bag import IMAGE, INFO, read_camera_bag, stamp_ns, typestore
+from seqpose_core.data.frame import Objects
+from seqpose_ros import names
+from seqpose_ros.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
 from seqpose_ros.converters import detections_to_estimates
 from seqpose_ros.player import play
 from seqpose_ros.report import FrameRecord, Replay
-
-
-def _topics(bag: Path) -> tuple[str, str]:
-    with Reader(bag) as reader:
-        kinds = {c.topic: c.msgtype for c in reader.connections}
-    return next(t for t, k in kinds.items() if k == IMAGE), next(t for t, k in kinds.items() if k == INFO)
 
 
 def start_node(
@@ -54,7 +51,8 @@ def start_node(
     ]
     if checkpoint:
         args += ["-p", f"checkpoint:={checkpoint}"]
-    return subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log, "w") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _wait_until_accounted(
@@ -71,6 +69,119 @@ def _wait_until_accounted(
         time.sleep(0.1)
 
 
+class LiveReplay:
+    """One live replay, a context manager: on entry it opens the bag (once: its index names
+    the topics, and the same reader plays it), starts the node remapped onto the bag's topics
+    and subscribes to what the node publishes; ``run()`` plays the bag and collects; exit
+    tears the node, the graph and the bag down.
+
+    with LiveReplay(bag, checkpoint, multi_frame=True, score_threshold=0.2) as session:
+        replay = session.run(rate=1.0)
+    """
+
+    def __init__(self, bag: str | Path, checkpoint: str | None, multi_frame: bool, score_threshold: float):
+        self.bag = Path(bag)
+        self.checkpoint, self.multi_frame, self.score_threshold = checkpoint, multi_frame, score_threshold
+        self.sent: dict[int, float] = {}  # image stamp (ns) -> time it was published
+        self.got: dict[int, tuple[float, Detection3DArray]] = {}
+        self.status: list[FrameStatus] = []
+        self.gts: dict[int, Objects] = {}
+        self._stack = ExitStack()
+
+    def __enter__(self) -> LiveReplay:
+        try:
+            self._open_bag()
+            self._start_node()
+            self._start_listener()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _open_bag(self) -> None:
+        if not self.bag.exists():
+            raise BagError(f"{self.bag}: no such bag")
+        self.reader = self._stack.enter_context(Reader(self.bag))
+        kinds = {c.topic: c.msgtype for c in self.reader.connections}
+        self.image_topic = pick_topic(kinds, IMAGE, None, self.bag, "images")
+        self.info_topic = pick_topic(kinds, INFO, None, self.bag, f"camera_info for {self.image_topic}")
+        self.gt_topic = pick_topic(kinds, GT, None, self.bag, "ground truth")
+        counts = {c.topic: c.msgcount for c in self.reader.connections}
+        if counts.get(self.info_topic, 0) == 0:
+            raise BagError(f"{self.bag}: topic {self.info_topic} has no camera_info messages")
+        self.frames = counts[self.image_topic]
+
+    def _start_node(self) -> None:
+        self.log = self.bag.with_name(self.bag.name + ".node.log")
+        proc = start_node(
+            self.checkpoint,
+            self.image_topic,
+            self.info_topic,
+            self.multi_frame,
+            self.score_threshold,
+            self.log,
+        )
+        self.node_proc = proc
+        self._stack.callback(lambda: (os.killpg(proc.pid, signal.SIGTERM), proc.wait(timeout=10)))
+
+    def _start_listener(self) -> None:
+        context = rclpy.Context()
+        rclpy.init(context=context)
+        self._stack.callback(rclpy.try_shutdown, context=context)
+        self.node = rclpy.create_node("seqpose_replay", context=context)
+        self._stack.callback(self.node.destroy_node)
+        self.node.create_subscription(
+            Detection3DArray,
+            names.resolved(names.DETECTIONS),
+            lambda m: self.got.setdefault(stamp_ns(m.header), (time.monotonic(), m)),
+            QoSProfile(depth=50),
+        )
+        status = names.resolved(names.STATUS)
+        self.node.create_subscription(FrameStatus, status, self.status.append, QoSProfile(depth=50))
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(self.node)
+        threading.Thread(target=executor.spin, daemon=True).start()
+        self._stack.callback(executor.shutdown)
+
+    def _wait_for_node(self, deadline: float) -> None:
+        needed = (
+            lambda: self.node.count_subscribers(self.image_topic),
+            lambda: self.node.count_subscribers(self.info_topic),
+            lambda: self.node.count_publishers(names.resolved(names.DETECTIONS)),
+        )
+        while min(count() for count in needed) == 0:
+            if self.node_proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the seqpose node did not come up; its log: {self.log}")
+            time.sleep(0.1)
+        time.sleep(0.5)  # let discovery settle on both ends before the first message
+
+    def _on_message(self, topic: str, raw: bytes) -> None:
+        if topic == self.image_topic:
+            self.sent[stamp_ns(self.ts.deserialize_cdr(raw, IMAGE).header)] = time.monotonic()
+        elif topic == self.gt_topic:
+            msg = self.ts.deserialize_cdr(raw, GT)
+            self.gts[stamp_ns(msg.header)] = bag_objects(msg)
+
+    def run(self, rate: float = 1.0, timeout: float = 120.0) -> Replay:
+        """Play the bag at ``rate`` and collect until every image is accounted for."""
+        self.ts = typestore()
+        self._wait_for_node(time.monotonic() + timeout)
+        play(self.node, self.reader, rate=rate, on_message=self._on_message, match_timeout=10.0)
+        _wait_until_accounted(self.sent, self.got, self.status, deadline=time.monotonic() + 30.0)
+        records = [
+            FrameRecord(ns * 1e-9, detections_to_estimates(msg), self.gts.get(ns), t - self.sent.get(ns, t))
+            for ns, (t, msg) in sorted(self.got.items())
+        ]
+        dropped = self.status[-1].frames_dropped if self.status else 0
+        replay = Replay("live", records, self.frames, dropped)
+        if self.status and self.status[-1].random_weights:
+            replay.notes.append("the node ran a RANDOM-WEIGHT model")
+        return replay
+
+
 def replay_live(
     bag: str | Path,
     checkpoint: str | None,
@@ -80,65 +191,5 @@ def replay_live(
     timeout: float = 120.0,
 ) -> Replay:
     """Start the node, play the bag at ``rate``, collect detections until every image is accounted for."""
-    bag = Path(bag)
-    frames = sum(1 for _ in read_camera_bag(bag))  # also validates the bag before starting anything
-    image_topic, info_topic = _topics(bag)
-    log = bag.with_name(bag.name + ".node.log") if bag.is_dir() else Path(f"{bag}.node.log")
-    node_proc = start_node(checkpoint, image_topic, info_topic, multi_frame, score_threshold, log)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("seqpose_replay", context=context)
-    sent: dict[int, float] = {}
-    got: dict[int, tuple[float, Detection3DArray]] = {}
-    status: list[FrameStatus] = []
-    node.create_subscription(
-        Detection3DArray,
-        "/detections",
-        lambda m: got.setdefault(stamp_ns(m.header), (time.monotonic(), m)),
-        QoSProfile(depth=50),
-    )
-    node.create_subscription(FrameStatus, "/seqpose/status", status.append, QoSProfile(depth=50))
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    ts = typestore()
-
-    def on_message(topic: str, raw: bytes) -> None:
-        if topic == image_topic:
-            sent[stamp_ns(ts.deserialize_cdr(raw, IMAGE).header)] = time.monotonic()
-
-    try:
-        deadline = time.monotonic() + timeout
-        while (
-            min(
-                node.count_subscribers(image_topic),
-                node.count_subscribers(info_topic),
-                node.count_publishers("/detections"),
-            )
-            == 0
-        ):
-            if node_proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the seqpose node did not come up; its log: {log}")
-            time.sleep(0.1)
-        time.sleep(0.5)  # let discovery settle on both ends before the first message
-        play(node, bag, rate=rate, on_message=on_message, match_timeout=10.0)
-        _wait_until_accounted(sent, got, status, deadline=time.monotonic() + 30.0)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        os.killpg(node_proc.pid, signal.SIGTERM)
-        node_proc.wait(timeout=10)
-    records = [
-        FrameRecord(ns * 1e-9, detections_to_estimates(msg), None, t - sent.get(ns, t))
-        for ns, (t, msg) in sorted(got.items())
-    ]
-    gts = {round(f.stamp, 6): f.gt for f in read_camera_bag(bag)}
-    for r in records:
-        r.gt = gts.get(round(r.stamp, 6))
-    dropped = status[-1].frames_dropped if status else 0
-    replay = Replay("live", records, frames, dropped)
-    if status and status[-1].random_weights:
-        replay.notes.append("the node ran a RANDOM-WEIGHT model")
-    return replay
+    with LiveReplay(bag, checkpoint, multi_frame, score_threshold) as session:
+        return session.run(rate, timeout)

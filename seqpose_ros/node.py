@@ -33,6 +33,7 @@ from seqpose_core.checkpoint import CheckpointError
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
 from seqpose_core.visualize import draw_estimates
+from seqpose_ros import names
 from seqpose_ros.converters import (
     ConversionError,
     camera_info_to_k,
@@ -71,7 +72,7 @@ class SeqPoseNode(LifecycleNode):
     TF, FrameStatus and diagnostics out. Inference runs on a worker thread, newest frame first."""
 
     def __init__(self, **kwargs: object):
-        super().__init__("seqpose", **kwargs)
+        super().__init__(names.NODE, **kwargs)
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.params = self._declare_parameters()
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -157,23 +158,23 @@ class SeqPoseNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         qos = qos_profile_sensor_data if self.params.qos == "sensor_data" else QoSProfile(depth=5)
-        self.pub_det = self.create_publisher(Detection3DArray, "detections", 10)
-        self.pub_markers = self.create_publisher(MarkerArray, "markers", 10)
-        self.pub_status = self.create_publisher(FrameStatus, "~/status", 10)
+        self.pub_det = self.create_publisher(Detection3DArray, names.DETECTIONS, 10)
+        self.pub_markers = self.create_publisher(MarkerArray, names.MARKERS, 10)
+        self.pub_status = self.create_publisher(FrameStatus, names.STATUS, 10)
         # reliable, so that viewers of either reliability match; drawn only while subscribed
-        self.pub_overlay = self.create_publisher(Image, "~/overlay", QoSProfile(depth=2))
+        self.pub_overlay = self.create_publisher(Image, names.OVERLAY, QoSProfile(depth=2))
         self.tf_out = TfOut(self)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [
             (
                 self.destroy_subscription,
-                self.create_subscription(Image, "image", self.on_image, qos),
+                self.create_subscription(Image, names.IMAGE, self.on_image, qos),
             ),
             (
                 self.destroy_subscription,
-                self.create_subscription(CameraInfo, "camera_info", self.on_camera_info, qos),
+                self.create_subscription(CameraInfo, names.CAMERA_INFO, self.on_camera_info, qos),
             ),
-            (self.destroy_service, self.create_service(Trigger, "~/reset", self.on_reset)),
+            (self.destroy_service, self.create_service(Trigger, names.RESET, self.on_reset)),
             (
                 self.destroy_timer,
                 self.create_timer(self.params.diagnostics_period, self.publish_diagnostics),
