@@ -10,6 +10,7 @@ Errors name the bag and the topic.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,24 +42,43 @@ class BagError(ValueError):
     """A bag that lacks what replay needs; the message names the bag and topic."""
 
 
-def _msg_folder() -> Path:
+def _msg_folder(package: str) -> Path:
+    """A package's msg/ folder: the ament index's (a ROS install), else the source tree's
+    (this project) or the environment's share/ (the pip wheels install it there)."""
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        folder = Path(get_package_share_directory("seqpose")) / "msg"
+        folder = Path(get_package_share_directory(package)) / "msg"
         if folder.is_dir():
             return folder
-    except (ImportError, LookupError, ValueError, OSError):  # no ament index: the source tree
+    except (ImportError, LookupError, ValueError, OSError):  # no ament index
         pass
-    return Path(__file__).resolve().parents[1] / "msg"
+    if package == "seqpose":
+        return Path(__file__).resolve().parents[1] / "msg"
+    return Path(sys.prefix) / "share" / package / "msg"
+
+
+# Message types that rosbags' Kilted store lacks: the project's own and the node's output.
+EXTRA_TYPES = {
+    "seqpose": ("ObjectAnnotation", "FrameAnnotations", "FrameStatus"),
+    "vision_msgs": (
+        "ObjectHypothesis",
+        "ObjectHypothesisWithPose",
+        "BoundingBox3D",
+        "Detection3D",
+        "Detection3DArray",
+    ),
+}
 
 
 def typestore() -> object:
-    """Kilted's types plus the project's own messages (from the installed or source msg/)."""
+    """Kilted's types plus the project's messages and vision_msgs' 3D detections."""
     store = get_typestore(Stores.ROS2_KILTED)
     types = {}
-    for name in ("ObjectAnnotation", "FrameAnnotations", "FrameStatus"):
-        types.update(get_types_from_msg((_msg_folder() / f"{name}.msg").read_text(), f"seqpose/msg/{name}"))
+    for package, names in EXTRA_TYPES.items():
+        folder = _msg_folder(package)
+        for name in names:
+            types.update(get_types_from_msg((folder / f"{name}.msg").read_text(), f"{package}/msg/{name}"))
     store.register(types)
     return store
 

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         multi_frame=True,
         score_threshold=DEFAULT_SCORE_THRESHOLD,
         rate=args.rate,
+        record=args.out / "recording",
     )
     summary = write_replay_report(bag, replay, args.out / "report", str(ckpt or "random weights"))
     keys = ("IoU25", "IoU50", "10cm", "10deg", "10deg10cm", "5deg5cm")
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         f"demo: finished in {time.perf_counter() - start:.0f} s; report in {args.out / 'report'} "
         "(summary.json, metrics_exact/, metrics_legacy/, annotated_sheet.png, frames/)"
     )
+    mcap = next((args.out / "recording").glob("*.mcap"), None)
+    print(f"demo: input, detections, markers, overlay and TF for Foxglove: {mcap}")
     return 0
 
 

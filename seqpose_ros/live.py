@@ -23,6 +23,7 @@ from seqpose_ros import names
 from seqpose_ros.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
 from seqpose_ros.converters import detections_to_estimates
 from seqpose_ros.player import play
+from seqpose_ros.recorder import Recorder
 from seqpose_ros.report import FrameRecord, Replay
 
 
@@ -79,8 +80,17 @@ class LiveReplay:
         replay = session.run(rate=1.0)
     """
 
-    def __init__(self, bag: str | Path, checkpoint: str | None, multi_frame: bool, score_threshold: float):
-        self.bag = Path(bag)
+    def __init__(
+        self,
+        bag: str | Path,
+        checkpoint: str | None,
+        multi_frame: bool,
+        score_threshold: float,
+        record: Path | None = None,
+    ):
+        """record: also write the inputs and the node's outputs into this new MCAP bag folder."""
+        self.bag, self.record = Path(bag), record
+        self.recorder: Recorder | None = None
         self.checkpoint, self.multi_frame, self.score_threshold = checkpoint, multi_frame, score_threshold
         self.sent: dict[int, float] = {}  # image stamp (ns) -> time it was published
         self.got: dict[int, tuple[float, Detection3DArray]] = {}
@@ -141,6 +151,11 @@ class LiveReplay:
         )
         status = names.resolved(names.STATUS)
         self.node.create_subscription(FrameStatus, status, self.status.append, QoSProfile(depth=50))
+        if self.record is not None:
+            inputs = {self.image_topic: IMAGE, self.info_topic: INFO}
+            inputs.update({self.gt_topic: GT} if self.gt_topic else {})
+            self.recorder = Recorder(self.record, self.node, inputs)
+            self._stack.callback(self.recorder.close)
         executor = SingleThreadedExecutor(context=context)
         executor.add_node(self.node)
         threading.Thread(target=executor.spin, daemon=True).start()
@@ -158,7 +173,9 @@ class LiveReplay:
             time.sleep(0.1)
         time.sleep(0.5)  # let discovery settle on both ends before the first message
 
-    def _on_message(self, topic: str, raw: bytes) -> None:
+    def _on_message(self, topic: str, t_ns: int, raw: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.write_input(topic, t_ns, raw)
         if topic == self.image_topic:
             self.sent[stamp_ns(self.ts.deserialize_cdr(raw, IMAGE).header)] = time.monotonic()
         elif topic == self.gt_topic:
@@ -189,7 +206,9 @@ def replay_live(
     score_threshold: float,
     rate: float = 1.0,
     timeout: float = 120.0,
+    record: Path | None = None,
 ) -> Replay:
-    """Start the node, play the bag at ``rate``, collect detections until every image is accounted for."""
-    with LiveReplay(bag, checkpoint, multi_frame, score_threshold) as session:
+    """Start the node, play the bag at ``rate``, collect detections until every image is accounted
+    for; ``record``: also write inputs and outputs into this new MCAP bag folder (Foxglove)."""
+    with LiveReplay(bag, checkpoint, multi_frame, score_threshold, record) as session:
         return session.run(rate, timeout)

@@ -30,7 +30,7 @@ def play(
     match_timeout: float = 0.0,
 ) -> int:
     """Publish the messages of an open bag with their recorded spacing divided by ``rate`` (0: as
-    fast as possible); returns the number published. ``on_message(topic, raw)`` is called after each.
+    fast as possible); returns the number published. ``on_message(topic, t_ns, raw)`` is called after each.
     ``match_timeout``: first wait up to this long until every publisher has matched a
     subscriber (new publishers are discovered asynchronously: a first message sent before
     that is lost)."""
@@ -55,7 +55,7 @@ def play(
         pubs[conn.id].publish(bytes(raw))
         count += 1
         if on_message is not None:
-            on_message(conn.topic, raw)
+            on_message(conn.topic, t_ns, raw)
     for pub in pubs.values():
         node.destroy_publisher(pub)
     return count

@@ -14,7 +14,17 @@ from seqpose_core.checkpoint import save_model
 from seqpose_core.geometry import quaternion_to_matrix
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
-from seqpose_ros.bag import IMAGE, INFO, BagError, _header, _image, read_camera_bag, typestore, write_nocs_bag
+from seqpose_ros.bag import (
+    IMAGE,
+    INFO,
+    BagError,
+    _header,
+    _image,
+    read_camera_bag,
+    stamp_ns,
+    typestore,
+    write_nocs_bag,
+)
 from seqpose_ros.live import replay_live
 from seqpose_ros.replay import main as replay_main
 from seqpose_ros.replay import replay_offline
@@ -77,7 +87,8 @@ def test_offline_and_live_replay_agree(bag, checkpoint, tmp_path, monkeypatch):
 
     monkeypatch.setattr(live_module, "Reader", CountingReader)
     offline = replay_offline(bag, load_model(checkpoint), multi_frame=True, score_threshold=0.0)
-    live = replay_live(bag, str(checkpoint), multi_frame=True, score_threshold=0.0, rate=0.1)
+    record = tmp_path / "recording"
+    live = replay_live(bag, str(checkpoint), multi_frame=True, score_threshold=0.0, rate=0.1, record=record)
     assert len(opens) == 1, "live replay reads the bag once"
     assert live.dropped == 0 and len(live.records) == len(offline.records) == 4
     assert all(r.gt is not None and len(r.gt.class_ids) for r in live.records)
@@ -96,6 +107,22 @@ def test_offline_and_live_replay_agree(bag, checkpoint, tmp_path, monkeypatch):
     assert (tmp_path / "live" / "metrics_exact" / "ap_curves.png").is_file()
     assert len(list((tmp_path / "live" / "frames").glob("*.png"))) == 4
     assert sb["latency"]["mean_ms"] > 0
+    check_recording(record, [round(r.stamp * 1e6) for r in live.records])
+
+
+def check_recording(record, stamps):
+    """The MCAP holds the inputs and the node's outputs, each output at its image's stamp (us)."""
+    ts = typestore()
+    with Reader(record) as reader:
+        assert reader.connections[0].msgtype and next(record.glob("*.mcap")).is_file()
+        times: dict[str, list[int]] = {}
+        for conn, t_ns, raw in reader.messages():
+            times.setdefault(conn.topic, []).append(round(t_ns / 1e3))
+            if conn.topic == "/detections":
+                assert stamp_ns(ts.deserialize_cdr(raw, conn.msgtype).header) == t_ns
+    assert sorted(times["/detections"]) == sorted(times["/markers"]) == stamps
+    assert len(times["/camera/color/image_raw"]) == 4 and set(times["/seqpose/overlay"]) <= set(stamps)
+    assert times["/seqpose/overlay"] and times["/tf"]
 
 
 def _write_bag(path, with_info, encoding="rgb8"):
