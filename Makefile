@@ -64,6 +64,7 @@ demo: setup
 # training (continued when interrupted), then the held-out evaluation against the baselines.
 SYNTH_DATA := data/synth
 SYNTH_RUN := runs/synthetic
+SYNTH_STAGE2 := runs/synthetic_ft34cs
 synthetic: setup
 	[ -d $(SYNTH_DATA)/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA) \
 	  --train-scenes 160 --test-scenes 10 --frames 12 --width 320 --height 240 --seed 0
@@ -71,10 +72,16 @@ synthetic: setup
 	  --train-scenes 240 --test-scenes 0 --frames 12 --width 320 --height 240 --seed 11
 	[ -d $(SYNTH_DATA)_val/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_val \
 	  --train-scenes 0 --test-scenes 6 --frames 12 --width 320 --height 240 --seed 7
+	[ -d $(SYNTH_DATA)_more2/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_more2 \
+	  --train-scenes 400 --test-scenes 0 --frames 12 --width 320 --height 240 --seed 13
+	[ -d $(SYNTH_DATA)_val2/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_val2 \
+	  --train-scenes 0 --test-scenes 16 --frames 12 --width 320 --height 240 --seed 5
 	$(PY) -m training.train --config training/configs/synthetic.yaml \
 	  $(if $(wildcard $(SYNTH_RUN)/last.pt),--resume)
-	$(PY) -m training.synthetic_benchmark --data $(SYNTH_DATA) --run $(SYNTH_RUN) \
-	  --model $(SYNTH_RUN)/final.safetensors --out reports/synthetic_benchmark
+	$(PY) -m training.train --config training/configs/synthetic_finetune.yaml \
+	  $(if $(wildcard $(SYNTH_STAGE2)/last.pt),--resume)
+	$(PY) -m training.synthetic_benchmark --data $(SYNTH_DATA) --run $(SYNTH_STAGE2) \
+	  --model $(SYNTH_STAGE2)/final.safetensors --out reports/synthetic_benchmark
 
 clean:
 	rm -rf $(VENV) build
