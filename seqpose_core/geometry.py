@@ -10,6 +10,7 @@ are ``s * scales``. A metric pose (R, t, size) maps to ``s = ||size||`` and
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 # Corner signs in the order of the NOCS reference code; the legacy IoU depends on it.
 CORNER_SIGNS = np.array(
@@ -55,6 +56,11 @@ def rigid_transform(rot: np.ndarray, t: np.ndarray) -> np.ndarray:
     m = np.eye(4)
     m[:3, :3], m[:3, 3] = rot, t
     return m
+
+
+def slerp_rotation(r0: np.ndarray, r1: np.ndarray, w: float) -> np.ndarray:
+    """Rotations r0, r1 (3, 3) and w in [0, 1] -> the rotation w of the way from r0 to r1."""
+    return Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([r0, r1])))([w]).as_matrix()[0]
 
 
 def camera_motion(previous_pose: np.ndarray, pose: np.ndarray) -> np.ndarray:

@@ -143,14 +143,17 @@ def to_transforms(estimates: list[PoseEstimate], header: Header, prefix: str) ->
     """One transform per detection: parent = the image's frame, child = prefix + class + track id."""
     out = TFMessage()
     for i, e in enumerate(estimates):
-        m = rigid_transform(e.rotation, e.translation)
-        out.transforms.append(transform_msg(m, header, f"{prefix}{object_name(e, i)}"))
+        out.transforms.append(_transform(e.rotation, e.translation, header, f"{prefix}{object_name(e, i)}"))
     return out
 
 
 def transform_msg(matrix: np.ndarray, header: Header, child: str) -> TransformStamped:
     """A rigid transform (4, 4), p_parent = M @ p_child, as a TransformStamped (parent: header)."""
-    pose = pose_msg(matrix[:3, :3], matrix[:3, 3])
+    return _transform(matrix[:3, :3], matrix[:3, 3], header, child)
+
+
+def _transform(rot: np.ndarray, t_vec: np.ndarray, header: Header, child: str) -> TransformStamped:
+    pose = pose_msg(rot, t_vec)
     t = TransformStamped(header=header, child_frame_id=child)
     t.transform.translation = Vector3(x=pose.position.x, y=pose.position.y, z=pose.position.z)
     t.transform.rotation = pose.orientation

@@ -15,9 +15,8 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation, Slerp
 
-from seqpose_core.geometry import rigid_transform
+from seqpose_core.geometry import rigid_transform, slerp_rotation
 
 MAX_DEPTH = 100  # frames in one chain: beyond it the tree has a cycle
 
@@ -47,7 +46,7 @@ class _Edge:
 
 def interpolate(a: np.ndarray, b: np.ndarray, w: float) -> np.ndarray:
     """Rigid transforms a, b (4, 4) and w in [0, 1] -> translation lerp, rotation slerp."""
-    rot = Slerp([0.0, 1.0], Rotation.from_matrix([a[:3, :3], b[:3, :3]]))(w).as_matrix()
+    rot = slerp_rotation(a[:3, :3], b[:3, :3], w)
     return rigid_transform(rot, (1 - w) * a[:3, 3] + w * b[:3, 3])
 
 

@@ -19,7 +19,7 @@ try:  # a ROS install
 except ImportError:  # the pip environment
     tf2_ros = None
 
-TF_QOS = QoSProfile(depth=100)  # tf2_ros.TransformBroadcaster's default
+TF_QOS = QoSProfile(depth=100)  # tf2_ros's TransformBroadcaster and TransformListener (/tf)
 
 
 class TfOut:

@@ -18,19 +18,14 @@ from tf2_msgs.msg import TFMessage
 
 from seqpose_ros.converters import ConversionError, to_stamped_transform
 from seqpose_ros.tf_buffer import TransformBuffer, TransformUnavailable
+from seqpose_ros.tf_out import TF_QOS, tf2_ros  # one import guard, one /tf QoS
 
-DYNAMIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 STATIC_QOS = QoSProfile(
     depth=100,
     history=HistoryPolicy.KEEP_LAST,
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
     reliability=ReliabilityPolicy.RELIABLE,
 )
-
-try:  # a ROS install
-    import tf2_ros
-except ImportError:  # the pip environment
-    tf2_ros = None
 
 
 class CameraPoses:
@@ -46,7 +41,7 @@ class CameraPoses:
             return
         self.buffer = TransformBuffer()
         self._subs = [
-            node.create_subscription(TFMessage, "/tf", lambda m: self._add(m, False), DYNAMIC_QOS),
+            node.create_subscription(TFMessage, "/tf", lambda m: self._add(m, False), TF_QOS),
             node.create_subscription(TFMessage, "/tf_static", lambda m: self._add(m, True), STATIC_QOS),
         ]
 

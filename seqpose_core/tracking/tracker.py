@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial.transform import Rotation, Slerp
 
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.estimates import PoseEstimate
+from seqpose_core.geometry import slerp_rotation
 
 INFEASIBLE = 1e6
 
@@ -133,9 +133,7 @@ class TrackManager:
         predicted = p.translation + t.velocity * dt
         translation = a * e.translation + (1 - a) * predicted
         t.velocity = a * (translation - p.translation) / dt + (1 - a) * t.velocity
-        slerp = Slerp([0.0, 1.0], Rotation.from_matrix(np.stack([p.rotation, e.rotation])))
-        rotation = slerp([a]).as_matrix()[0]
-        return e.with_(translation=translation, rotation=rotation)
+        return e.with_(translation=translation, rotation=slerp_rotation(p.rotation, e.rotation, a))
 
     def _published(self, t: Track) -> PoseEstimate:
         cls = t.class_id
