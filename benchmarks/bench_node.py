@@ -35,8 +35,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--period", type=float, default=0.5, help="seconds between frames (no drops wanted)")
     args = p.parse_args()
-    private_graph()  # this process and the node it starts, alone on a domain
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    private_graph()  # this process and the node it starts, alone on a domain, README's DDS profile
     log = Path(tempfile.mkdtemp()) / "node.log"
     proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log)
     rclpy.init()

@@ -1,9 +1,15 @@
 """ros2 launch seqpose seqpose.launch.py [image:=/camera/color/image_raw]
-[camera_info:=/camera/color/camera_info] [params:=/path/to.yaml] [rviz:=true]"""
+[camera_info:=/camera/color/camera_info] [params:=/path/to.yaml] [rviz:=true]
+[dds_profile:=/path/to/fastdds.xml]
 
-from launch.actions import DeclareLaunchArgument
+The processes this launch starts (and those started after it by an including launch file) load
+config/fastdds.xml unless FASTDDS_DEFAULT_PROFILES_FILE is already set: Fast DDS's default
+512 KB shared-memory segment loses camera-sized images over best-effort connections (see the
+file). The camera driver must load it too."""
+
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -24,6 +30,15 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "rviz", default_value="false", description="Start RViz with config/seqpose.rviz"
         ),
+        DeclareLaunchArgument(
+            "dds_profile",
+            default_value=EnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                default_value=PathJoinSubstitution([share, "config", "fastdds.xml"]),
+            ),
+            description="Fast DDS profile (a shared-memory segment large enough for camera images)",
+        ),
+        SetEnvironmentVariable("FASTDDS_DEFAULT_PROFILES_FILE", LaunchConfiguration("dds_profile")),
     ]
     node = LifecycleNode(
         package="seqpose",

@@ -6,12 +6,17 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import MutableMapping
+from pathlib import Path
+
+DDS_PROFILE = Path(__file__).resolve().parents[1] / "config" / "fastdds.xml"
 
 
 def private_graph(env: MutableMapping[str, str] = os.environ, force: bool = False) -> int:
     """Put this process on a domain drawn from its pid, discovered on localhost only, so that
-    concurrent runs on one machine do not see each other's topics. ``force``: override values
-    already set (tests); otherwise a user's own ROS_DOMAIN_ID is kept. Returns the domain id."""
+    concurrent runs on one machine do not see each other's topics, with the Fast DDS profile that
+    README documents (config/fastdds.xml: camera-sized images over best effort) unless one is
+    set. ``force``: override the domain values already set (tests); otherwise a user's own
+    ROS_DOMAIN_ID is kept. Returns the domain id."""
     values = {
         "ROS_DOMAIN_ID": str(random.Random(os.getpid()).randint(1, 100)),
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
@@ -21,4 +26,6 @@ def private_graph(env: MutableMapping[str, str] = os.environ, force: bool = Fals
             env[name] = value
         else:
             env.setdefault(name, value)
+    if DDS_PROFILE.is_file():  # a source checkout; a ROS install's launch file sets its own
+        env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(DDS_PROFILE))
     return int(env["ROS_DOMAIN_ID"])

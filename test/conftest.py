@@ -21,7 +21,6 @@ _ROS_HOME = tempfile.mkdtemp(prefix="seqpose-test-ros-")
 private_graph(force=True)
 os.environ["ROS_HOME"] = _ROS_HOME
 os.environ["ROS_LOG_DIR"] = os.path.join(_ROS_HOME, "log")
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -33,8 +32,8 @@ def background(tmp_path: os.PathLike) -> Iterator[Callable[..., Background]]:
     """Start processes in the background; all are stopped (SIGTERM, then SIGKILL) after the test."""
     started: list[Background] = []
 
-    def start(args: list[str], cwd: str | None = None) -> Background:
-        proc = start_background(args, log_dir=tmp_path, cwd=cwd)
+    def start(args: list[str], cwd: str | None = None, env: dict[str, str] | None = None) -> Background:
+        proc = start_background(args, log_dir=tmp_path, cwd=cwd, env=env)
         started.append(proc)
         return proc
 

@@ -214,6 +214,7 @@ def test_launch_file_describes_the_node():
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert any(type(e).__name__ == "LifecycleNode" for e in description.entities)
+    assert any(type(e).__name__ == "SetEnvironmentVariable" for e in description.entities)
 
 
 def test_lifecycle_transitions_in_process(checkpoint):

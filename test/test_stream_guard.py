@@ -137,3 +137,13 @@ def test_private_graph_keeps_a_users_domain_unless_forced():
     assert private_graph(env) == 42 and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
     forced = private_graph(env, force=True)
     assert 1 <= forced <= 100 and env["ROS_DOMAIN_ID"] == str(forced)
+
+
+def test_private_graph_loads_the_documented_dds_profile_unless_one_is_set():
+    env: dict[str, str] = {}
+    private_graph(env)
+    profile = Path(env["FASTDDS_DEFAULT_PROFILES_FILE"])
+    assert profile.name == "fastdds.xml" and "<segment_size>" in profile.read_text()
+    own = {"FASTDDS_DEFAULT_PROFILES_FILE": "/etc/my_profile.xml"}
+    private_graph(own, force=True)
+    assert own["FASTDDS_DEFAULT_PROFILES_FILE"] == "/etc/my_profile.xml"

@@ -29,9 +29,14 @@ class Background:
         return self.proc.returncode
 
 
-def start_background(args: list[str], log_dir: os.PathLike, cwd: str | None = None) -> Background:
-    """Start ``args`` in its own process group with stdout and stderr going to a log file."""
+def start_background(
+    args: list[str], log_dir: os.PathLike, cwd: str | None = None, env: dict[str, str] | None = None
+) -> Background:
+    """Start ``args`` in its own process group with stdout and stderr going to a log file;
+    ``env``: its whole environment (default: this process's)."""
     log_path = Path(log_dir) / f"bg-{len(list(Path(log_dir).glob('bg-*')))}.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
     return Background(proc, log_path)
