@@ -64,7 +64,7 @@ demo: setup
 # training (continued when interrupted), then the held-out evaluation against the baselines.
 SYNTH_DATA := data/synth
 SYNTH_RUN := runs/synthetic
-SYNTH_STAGE2 := runs/synthetic_ft34cs
+SYNTH_STAGE2 := runs/synthetic_ft34c4
 synthetic: setup
 	[ -d $(SYNTH_DATA)/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA) \
 	  --train-scenes 160 --test-scenes 10 --frames 12 --width 320 --height 240 --seed 0
