@@ -36,13 +36,13 @@ def documented_env() -> dict[str, str]:
 def test_readme_set_up_answers_camera_sized_images_at_15_hz(background):
     commands = readme_venv_commands()
     assert "export FASTDDS_DEFAULT_PROFILES_FILE=$PWD/config/fastdds.xml" in commands
-    node = background(["bash", "-ec", commands], cwd=str(ROOT), env=documented_env())
     env = documented_env()
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(ROOT / "config" / "fastdds.xml")  # what the README exports
+    node = background(["bash", "-ec", commands], cwd=str(ROOT), env=env)
+    exported = {"FASTDDS_DEFAULT_PROFILES_FILE": str(ROOT / "config" / "fastdds.xml")}  # README's export
     camera = subprocess.run(
         [sys.executable, "-m", "support.camera_stream", "--frames", "60", "--rate", "15"],
         cwd=str(TEST_DIR),
-        env=env,
+        env=env | exported,
         capture_output=True,
         text=True,
         timeout=180,
