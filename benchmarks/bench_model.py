@@ -3,7 +3,7 @@
 Stages: encoder (DINOv2), depth decoder (DPT + level fusion), query decoder (STSQ layers)
 and head (pose heads of all layers). Single-frame (no memory) and multi-frame (memory of
 N x K queries, K propagated) are timed separately; their ratio is printed. Each precision
-(fp32, bf16 features, int8 linear layers; seqpose_core.precision) is timed in the same run,
+(fp32, bf16 encoder, int8 encoder linear layers; seqpose_core.precision) is timed in the same run,
 stage times are medians over the frames; then the network exported to ONNX and run by ONNX
 Runtime (whole-frame totals only). Random weights: latency does not depend on the values.
 Usage: python benchmarks/bench_model.py [--configs tiny vits] [--precisions fp32 bf16 int8]

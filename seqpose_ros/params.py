@@ -38,7 +38,7 @@ def param(
 class NodeParams:
     checkpoint: str = param("", ".safetensors with its .yaml beside it; '' = the embedded model")
     device: str = param("cpu", "torch device: cpu, cuda, cuda:1, ...")
-    precision: str = param("fp32", "fp32, bf16 (features) or int8 (linear layers, cpu)", choices=PRECISIONS)
+    precision: str = param("fp32", "fp32, bf16 (encoder) or int8 (encoder linears, cpu)", choices=PRECISIONS)
     backend: str = param(
         "torch", "torch, or onnxruntime (the exported network, fp32 on cpu)", choices=BACKENDS
     )
