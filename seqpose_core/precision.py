@@ -1,7 +1,7 @@
 """Reduced precision at inference: fp32, bf16 (autocast) and int8 (dynamic quantisation).
 
-Both act on the DINOv2 encoder alone, which holds most of the FLOPs (ViT-S: 116 of 168 ms
-per frame in fp32): bf16 runs it under ``torch.autocast`` in bfloat16 (AVX-512 BF16 on
+Both act on the DINOv2 encoder alone, which takes most of the time (ViT-S: about 70 % of a
+fp32 frame): bf16 runs it under ``torch.autocast`` in bfloat16 (AVX-512 BF16 on
 recent x86 CPUs, tensor cores on GPUs) and hands fp32 tokens on; int8 replaces its linear
 layers with dynamically quantised ones (weights int8, activations quantised per batch; CPU
 only). The DPT decoder, the fusion, the query decoder and the heads stay in fp32. Chosen
