@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import Any
 
 import torch
 from torch import nn
-
-from seqpose_core.model.backbone import FeatureExtractor
 
 PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -39,7 +38,7 @@ def prepare_model(model: nn.Module, precision: str) -> nn.Module:
     model = copy.deepcopy(model).eval()
     features = model.features
     if precision == "bf16":
-        model.features = Bf16Features(features)
+        features.encoder = Bf16Encoder(features.encoder)
         return model
     with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
         warnings.simplefilter("ignore")
@@ -49,22 +48,15 @@ def prepare_model(model: nn.Module, precision: str) -> nn.Module:
     return model
 
 
-class Bf16Features(nn.Module):
-    """A feature extractor whose encoder runs under bf16 autocast and returns fp32 tokens:
-    the same stages the benchmark times, composed by the extractor's own ``forward``."""
+class Bf16Encoder(nn.Module):
+    """The encoder under bf16 autocast, handing fp32 feature maps on to the DPT decoder."""
 
-    forward = FeatureExtractor.forward
-
-    def __init__(self, features: FeatureExtractor):
+    def __init__(self, encoder: nn.Module):
         super().__init__()
-        self.inner = features
+        self.inner = encoder
 
-    def encode(self, image: torch.Tensor) -> list[torch.Tensor]:
-        with torch.autocast(image.device.type, dtype=torch.bfloat16):
-            return [t.float() for t in self.inner.encode(image)]
-
-    def decode(self, tokens: list[torch.Tensor], hw: tuple[int, int]) -> tuple[list, list]:
-        return self.inner.decode(tokens, hw)
-
-    def fuse_levels(self, s: list[torch.Tensor], g: list[torch.Tensor]) -> list[torch.Tensor]:
-        return self.inner.fuse_levels(s, g)
+    def forward(self, pixels: torch.Tensor) -> Any:
+        with torch.autocast(pixels.device.type, dtype=torch.bfloat16):
+            out = self.inner(pixels)
+        out.feature_maps = tuple(f.float() for f in out.feature_maps)
+        return out
