@@ -202,3 +202,22 @@ def test_init_from_starts_from_trained_weights_at_another_input_size(synth_root,
     wider = {**resized, "model.d_model": 32}
     with pytest.raises(ValueError, match=r"run\.init_from .*do not fit"):
         main(overrides(synth_root, tmp_path / "c", **wider))
+
+
+def test_init_from_leaves_a_new_head_untrained_but_refuses_tensors_the_model_lacks(
+    synth_root, tmp_path, monkeypatch, capsys
+):
+    import training.train as train_module
+
+    assert main(overrides(synth_root, tmp_path / "a", **{"run.max_steps": 1})) == 0
+    source = tmp_path / "a" / "synthetic" / "final.safetensors"
+    recorder = Poison(train_module.train_step, start=1, stop=0)
+    monkeypatch.setattr(train_module, "train_step", recorder)
+    headed = {"run.max_steps": 1, "run.init_from": str(source), "model.heading_bins": 24}
+    assert main(overrides(synth_root, tmp_path / "b", **headed)) == 0
+    start, trained = recorder.seen[0], load_file(source)
+    assert same({k: v for k, v in start.items() if ".heading." not in k}, trained)
+    assert "6 tensors start untrained" in capsys.readouterr().out
+    back = {"run.max_steps": 1, "run.init_from": str(tmp_path / "b" / "synthetic" / "final.safetensors")}
+    with pytest.raises(ValueError, match=r"run\.init_from .*does not have: \['decoder\.heads\.0\.heading"):
+        main(overrides(synth_root, tmp_path / "c", **back))

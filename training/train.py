@@ -85,13 +85,20 @@ def build_criterion(cfg: TrainConfig) -> SetCriterion:
 
 
 def init_from(model: SeqPose, path: Path) -> None:
-    """Load a trained model's weights into ``model``: every tensor must exist and fit. Input size
-    and inference settings may differ (the ViT's position embeddings are resized per image)."""
+    """Load a trained model's weights into ``model``: every tensor of the source must exist in
+    the model and fit; the model's tensors the source lacks (a head the source did not have)
+    keep their initial values and are listed. Input size and inference settings may differ
+    (the ViT's position embeddings are resized per image)."""
     source = load_model(path).state_dict()
     try:
-        model.load_state_dict(source)
+        missing, _ = model.load_state_dict(source, strict=False)
     except RuntimeError as exc:
         raise ValueError(f"run.init_from {path}: its weights do not fit this model ({exc})") from exc
+    unexpected = sorted(set(source) - set(model.state_dict()))
+    if unexpected:
+        raise ValueError(f"run.init_from {path}: tensors this model does not have: {unexpected}")
+    if missing:
+        print(f"run.init_from {path}: {len(missing)} tensors start untrained: {missing}", flush=True)
 
 
 class Trainer:

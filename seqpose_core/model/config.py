@@ -72,6 +72,7 @@ class ModelConfig:
     infer_queries: int = 100  # inference only: after the first layer keep the best this many queries (0: all)
     dn_noise: float = 0.4  # denoising anchor shift, up to this fraction of the object size per axis
     dn_label_noise: float = 0.2  # probability that a denoising query's class is replaced
+    heading_bins: int = 0  # classify the heading about the up axis into this many bins (0: 6D only)
     freeze_encoder: bool = True
     encoder_weights: str = ""  # DINOv2 checkpoint (official .pth or Hugging Face folder); "" = random
     decoder_weights: str = ""  # DepthAnythingV2 checkpoint (encoder + DPT decoder); "" = random
@@ -92,6 +93,8 @@ class ModelConfig:
             raise ValueError(
                 f"train_groups {self.train_groups} must be >= 1, dn_groups {self.dn_groups} >= 0"
             )
+        if self.heading_bins < 0 or 0 < self.heading_bins < 4:
+            raise ValueError(f"heading_bins {self.heading_bins} must be 0 (off) or at least 4")
 
     @property
     def encoder_spec(self) -> dict:

@@ -2,9 +2,11 @@
 
 Focal loss for classes, L1 for translation and size, a symmetry-aware L1 on rotation
 matrices (weight 10), smooth L1 for depth and normals on valid pixels, cross-entropy
-for the semantic mask. Set losses are normalized by the number of objects; each decoder
-layer is matched and supervised on its own (DETR's auxiliary losses), and so is each
-training-only query group (Group DETR); denoising queries reconstruct their own object.
+for the semantic mask; with a heading classifier, cross-entropy of the heading bins
+against a soft target around the true heading (objects with a heading only). Set losses
+are normalized by the number of objects; each decoder layer is matched and supervised on
+its own (DETR's auxiliary losses), and so is each training-only query group (Group DETR);
+denoising queries reconstruct their own object.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from torch import nn
 
 from seqpose_core.categories import symmetric_about_y
 from seqpose_core.model.denoising import DenoisingQueries
+from seqpose_core.model.heading import heading_angle, heading_targets
 from seqpose_core.model.matcher import (
     HungarianMatcher,
     position_and_size,
@@ -25,6 +28,7 @@ DEFAULT_WEIGHTS = {
     "class": 1.0,
     "translation": 1.0,
     "rotation": 10.0,
+    "heading": 1.0,
     "size": 1.0,
     "depth": 1.0,
     "normal": 1.0,
@@ -128,12 +132,15 @@ class SetCriterion(nn.Module):
         t_pos, t_size = position_and_size(
             t["translations"][b_idx, gt_idx], t["sizes"][b_idx, gt_idx], self.normalized
         )
-        return {
+        losses = {
             "class": self.loss_class(logits, classes, cls_b, cls_q, num),
             "translation": self.loss_l1(p_pos, t_pos, num),
             "rotation": self.loss_rotation(p["rotation"][b_idx, q_idx], t, b_idx, gt_idx, num),
             "size": self.loss_l1(p_size, t_size, num),
         }
+        if "heading_logits" in p:
+            losses["heading"] = self.loss_heading(p["heading_logits"][b_idx, q_idx], t, b_idx, gt_idx, num)
+        return losses
 
     def loss_class(
         self,
@@ -155,6 +162,16 @@ class SetCriterion(nn.Module):
     ) -> torch.Tensor:
         sym = symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
         return rotation_distance(rot, t["rotations"][b_idx, gt_idx], sym).sum() / num
+
+    def loss_heading(
+        self, logits: torch.Tensor, t: dict, b_idx: torch.Tensor, gt_idx: torch.Tensor, num: float
+    ) -> torch.Tensor:
+        """logits (M, bins) of matched queries; objects symmetric about y have no heading."""
+        has = ~symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
+        angle = heading_angle(t["rotations"][b_idx, gt_idx], t["translations"][b_idx, gt_idx])
+        target = heading_targets(angle, logits.shape[-1])
+        ce = -(target * logits.log_softmax(-1)).sum(-1)
+        return (ce * has).sum() / num
 
     def dense_losses(
         self, aux: dict[str, torch.Tensor], t: dict[str, torch.Tensor]

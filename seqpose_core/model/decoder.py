@@ -27,6 +27,7 @@ from seqpose_core.model.anchors import anchors_to_points
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.deformable import GeometryDeformableAttention
 from seqpose_core.model.denoising import DenoisingQueries, build_denoising, group_attention_mask
+from seqpose_core.model.heading import apply_heading, decode_heading
 from seqpose_core.model.memory import MemoryFrame
 from seqpose_core.model.position import QueryPositionEncoding
 from seqpose_core.model.rotation import rot6d_to_matrix
@@ -103,11 +104,13 @@ class DecoderLayer(nn.Module):
 
 
 class PoseHead(nn.Module):
-    """Query -> anchor refinement (3); and class logits, 6D rotation, log size (eq. 9)."""
+    """Query -> anchor refinement (3); and class logits, 6D rotation, log size (eq. 9); with
+    heading_bins, also heading logits over that many bins (``heading.py``)."""
 
-    def __init__(self, d_model: int, num_classes: int):
+    def __init__(self, d_model: int, num_classes: int, heading_bins: int = 0):
         super().__init__()
         self.cls = nn.Linear(d_model, num_classes)
+        self.heading = nn.Linear(d_model, heading_bins) if heading_bins else None
         self.refine = _mlp(d_model, d_model, 3)
         self.pose = _mlp(d_model, d_model, 6 + 3)
         nn.init.constant_(self.cls.bias, -4.6)  # focal-loss prior: p = 0.01
@@ -121,6 +124,10 @@ class PoseHead(nn.Module):
         """q (B, Q, D) -> logits (B, Q, C), rot6d (B, Q, 6), log size (B, Q, 3)."""
         out = self.pose(q)
         return self.cls(q), out[..., :6], out[..., 6:]
+
+    def heading_logits(self, q: torch.Tensor) -> torch.Tensor | None:
+        """q (B, Q, D) -> (B, Q, heading_bins), or None without a heading classifier."""
+        return None if self.heading is None else self.heading(q)
 
 
 def _key_mask(padding: torch.Tensor | None, queries: int) -> torch.Tensor | None:
@@ -149,7 +156,9 @@ class STSQDecoder(nn.Module):
         self.pos = QueryPositionEncoding(d, cfg.pos_encoding)
         self.pose_norm = PoseAwareLayerNorm(d)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_layers))
-        self.heads = nn.ModuleList(PoseHead(d, cfg.num_classes) for _ in range(cfg.num_layers))
+        self.heads = nn.ModuleList(
+            PoseHead(d, cfg.num_classes, cfg.heading_bins) for _ in range(cfg.num_layers)
+        )
         self._first: tuple | None = None  # see _first_attention
 
     def _group(self, g: int, b: int, dense: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,14 +241,23 @@ class STSQDecoder(nn.Module):
     def _predict(
         self, head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, k: torch.Tensor, hw: tuple[int, int]
     ) -> dict[str, torch.Tensor]:
+        """Inference with a heading classifier: the rotation takes the 6D rotation's up axis and
+        the classified heading; training supervises both as they are."""
         logits, rot6d, log_size = head(q)
-        return {
+        translation = anchors_to_points(anchors, k, hw, self.cfg.depth_range)
+        pred = {
             "logits": logits,
-            "translation": anchors_to_points(anchors, k, hw, self.cfg.depth_range),
+            "translation": translation,
             "rot6d": rot6d,
             "rotation": rot6d_to_matrix(rot6d),
             "size": SIZE_PRIOR * torch.exp(log_size.clamp(-5, 3)),
         }
+        heading = head.heading_logits(q)
+        if heading is not None:
+            pred["heading_logits"] = heading
+            if not self.training:
+                pred["rotation"] = apply_heading(pred["rotation"], translation, decode_heading(heading))
+        return pred
 
     def forward(
         self,
