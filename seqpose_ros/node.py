@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import rclpy
@@ -283,7 +282,7 @@ class SeqPoseNode(LifecycleNode):
         self.guard.add_latency(latency)
         self.pub_status.publish(self._status(header, result, latency))
         if result.reset_reason:
-            self._log("reset", f"temporal memory reset: {result.reset_reason}", self.get_logger().info)
+            self._log("reset", f"temporal memory reset: {result.reset_reason}", warning=False)
 
     def _camera_pose(self, frame: str, stamp: float) -> np.ndarray | None:
         """Camera -> fixed_frame at the image's stamp (moving-camera mode), None if TF lacks it."""
@@ -294,7 +293,7 @@ class SeqPoseNode(LifecycleNode):
             self.guard.count_motion_unknown()
             fixed = self.params.fixed_frame
             text = f"no transform {fixed!r} <- {frame!r} at {stamp:.3f} s: camera taken as static"
-            self._log("tf", text, self.get_logger().warning)
+            self._log("tf", text)
         return pose
 
     def _status(self, header: object, result: object, latency: float) -> FrameStatus:
@@ -318,14 +317,19 @@ class SeqPoseNode(LifecycleNode):
         self._log_rejection(reason)
 
     def _log_rejection(self, reason: str) -> None:
-        self._log(reason_kind(reason), f"rejected {reason}", self.get_logger().warning)
+        self._log(reason_kind(reason), f"rejected {reason}")
 
-    def _log(self, kind: str, text: str, write: Callable[[str], object]) -> None:
-        """One log line per kind of event every LOG_PERIOD seconds, however its details vary."""
+    def _log(self, kind: str, text: str, warning: bool = True) -> None:
+        """One log line per kind of event every LOG_PERIOD seconds, however its details vary.
+        Each severity has its own call line: rclpy refuses a second severity from one line."""
         now = time.monotonic()
-        if now - self._logged.get(kind, -LOG_PERIOD) >= LOG_PERIOD:
-            self._logged[kind] = now
-            write(text)
+        if now - self._logged.get(kind, -LOG_PERIOD) < LOG_PERIOD:
+            return
+        self._logged[kind] = now
+        if warning:
+            self.get_logger().warning(text)
+        else:
+            self.get_logger().info(text)
 
     def publish_diagnostics(self) -> None:
         """Totals as values; the level reflects this period only (WARN: a rejection since the

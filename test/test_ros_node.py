@@ -353,3 +353,71 @@ def test_overlay_is_drawn_only_while_subscribed_and_shows_boxes_where_they_proje
     for u, v in inside:
         window = img[v - 1 : v + 2, u - 1 : u + 2].reshape(-1, 3).astype(int)
         assert np.abs(window - PRED_COLOUR).sum(1).min() < 60, (u, v)  # a box edge's colour at the corner
+
+
+def malformed_messages(n: int, seed: int = 0) -> list:
+    """n Images and CameraInfos, each wrong in one randomly drawn way, stamped in order."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        stamp, kind = 20.0 + 0.01 * i, int(rng.integers(8))
+        h, w = (int(v) for v in rng.integers(1, 64, 2))
+        if kind == 0:  # data shorter than height x step
+            out.append(
+                Image(
+                    header=header(stamp),
+                    height=h,
+                    width=w,
+                    encoding="rgb8",
+                    step=3 * w,
+                    data=bytes(3 * w * h - 1),
+                )
+            )
+        elif kind == 1:  # an encoding the node does not read
+            enc = str(rng.choice(["16UC1", "32FC1", "yuv422", "bayer_rggb8", "nonsense"]))
+            out.append(
+                Image(
+                    header=header(stamp), height=h, width=w, encoding=enc, step=4 * w, data=bytes(4 * w * h)
+                )
+            )
+        elif kind == 2:  # step smaller than a row
+            out.append(
+                Image(header=header(stamp), height=h, width=w, encoding="bgr8", step=w, data=bytes(3 * w * h))
+            )
+        elif kind == 3:  # declared huge, carries nothing
+            out.append(
+                Image(header=header(stamp), height=60000, width=60000, encoding="rgb8", step=180000, data=b"")
+            )
+        elif kind == 4:  # empty
+            out.append(Image(header=header(stamp), encoding="mono8"))
+        else:  # camera info: non-finite, zero focal length, or a bad last row
+            k = [300.0, 0, 32, 0, 300.0, 24, 0, 0, 1]
+            k[int(rng.integers(9))] = float(rng.choice([np.nan, np.inf, -np.inf])) if kind == 5 else k[0]
+            if kind == 6:
+                k[0] = 0.0
+            if kind == 7:
+                k[8] = 0.0
+            out.append(CameraInfo(header=header(stamp), width=w, height=h, k=k))
+    return out
+
+
+def test_a_flood_of_malformed_messages_is_rejected_and_the_node_goes_on(background, checkpoint, frames, rig):
+    node = start_node(background, checkpoint)
+    rig.wait_for_node()
+    f = frames[0]
+    send_and_wait(rig, node, f, 10.0, 1)
+    flood = malformed_messages(300)
+    for i, msg in enumerate(flood):
+        (rig.pub_image if isinstance(msg, Image) else rig.pub_info).publish(msg)
+        if i % 10 == 9:
+            rig.spin(0.02)
+    rig.spin(1.0)
+    assert node.proc.poll() is None, node.output()
+    send_and_wait(rig, node, f, 30.0, 2)
+    status = rig.statuses()[-1]
+    assert status.frames_processed == 2 and status.num_detections == MAX_DET
+    # Images that arrive while one waits are dropped (the newest wins), the others rejected; the
+    # middleware may drop some of a burst before the node sees them (keep-last queues).
+    handled = status.messages_rejected + status.frames_dropped
+    assert handled >= 0.5 * len(flood), (status, node.output()[-2000:])
+    assert "unexpected" not in node.output()  # every rejection has its named reason
