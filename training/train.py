@@ -91,12 +91,11 @@ def init_from(model: SeqPose, path: Path) -> None:
     (the ViT's position embeddings are resized per image)."""
     source = load_model(path).state_dict()
     try:
-        missing, _ = model.load_state_dict(source, strict=False)
+        missing, unexpected = model.load_state_dict(source, strict=False)
     except RuntimeError as exc:
         raise ValueError(f"run.init_from {path}: its weights do not fit this model ({exc})") from exc
-    unexpected = sorted(set(source) - set(model.state_dict()))
     if unexpected:
-        raise ValueError(f"run.init_from {path}: tensors this model does not have: {unexpected}")
+        raise ValueError(f"run.init_from {path}: tensors this model does not have: {sorted(unexpected)}")
     if missing:
         print(f"run.init_from {path}: {len(missing)} tensors start untrained: {missing}", flush=True)
 
