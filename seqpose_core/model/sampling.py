@@ -33,14 +33,17 @@ class Pyramid:
 def build_pyramid(features: list[torch.Tensor], heads: int) -> Pyramid:
     """features: L maps (B, D, h_l, w_l), head i reading channels [i * D / heads, ...) -> Pyramid."""
     b, d = features[0].shape[:2]
-    padded = [F.pad(f, (1, 1, 1, 1)) for f in features]  # the zero padding as rows: no masks later
-    levels = [f.reshape(b, heads, d // heads, -1).transpose(2, 3) for f in padded]  # (B, H, n_l, dh)
-    counts = [lv.shape[2] for lv in levels]
-    table = torch.cat(levels, 2)
+    dh = d // heads
+    counts = [(f.shape[2] + 2) * (f.shape[3] + 2) for f in features]  # padded by one zero pixel
+    table = features[0].new_zeros(b, heads, sum(counts), dh)  # (B, H, rows per image and head, dh)
+    starts = [sum(counts[:i]) for i in range(len(counts))]
+    for f, start, n in zip(features, starts, counts, strict=True):
+        h, w = f.shape[2:]
+        cells = table[:, :, start : start + n].view(b, heads, h + 2, w + 2, dh)[:, :, 1:-1, 1:-1]
+        cells.copy_(f.reshape(b, heads, dh, h, w).permute(0, 1, 3, 4, 2))  # one pass, no cat
     sizes = torch.tensor([f.shape[2:] for f in features], dtype=features[0].dtype, device=table.device)
-    starts = torch.tensor([0, *counts[:-1]], device=table.device).cumsum(0)  # (L,)
     first = torch.arange(b * heads, device=table.device).view(b, 1, heads, 1, 1) * sum(counts)
-    return Pyramid(table.reshape(-1, d // heads), sizes, first + starts[:, None])
+    return Pyramid(table.reshape(-1, dh), sizes, first + torch.tensor(starts, device=table.device)[:, None])
 
 
 def _corners(
@@ -48,19 +51,25 @@ def _corners(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """grid (B, Q, H, L, P, 2) in [-1, 1], weights (B, Q, H, L, P) -> row indices and weights of
     the 4 bilinear corners, both (B * Q * H, L * P * 4). A corner outside a map is clamped onto
-    its padding, whose rows are zero, as grid_sample's zero padding."""
-    b, q, h, lv = grid.shape[:4]
-    size_h, size_w = pyramid.sizes[:, 0, None], pyramid.sizes[:, 1, None]  # (L, 1)
+    its padding, whose rows are zero, as grid_sample's zero padding.
+
+    Levels and points share one last axis (L * P) and the level sizes are spelled out along it:
+    an elementwise operation broadcasting (L, 1) over a last axis of P took twice as long on
+    CPU, and these small tensors' time is all in such operations."""
+    b, q, h, lv, p = grid.shape[:5]
+    size_h, size_w = (s[:, None].expand(lv, p).reshape(-1) for s in pyramid.sizes.unbind(1))  # (L*P,)
+    grid, weights = grid.reshape(b, q, h, lv * p, 2), weights.reshape(b, q, h, lv * p)
     x = ((grid[..., 0] + 1) * size_w - 1) / 2  # grid_sample's align_corners=False
     y = ((grid[..., 1] + 1) * size_h - 1) / 2
     x0, y0 = x.floor(), y.floor()
     fx, fy = x - x0, y - y0
     xs = [(x0 + i).clamp_min(0).minimum(size_w + 1) for i in (1, 2)]  # columns of the padded map
     ys = [(y0 + i).clamp_min(0).minimum(size_h + 1) for i in (1, 2)]
-    rows = [pyramid.first + (yi * (size_w + 2) + xi).long() for yi in ys for xi in xs]
+    first = pyramid.first.expand(b, 1, h, lv, p).reshape(b, 1, h, lv * p)
+    rows = [first + (yi * (size_w + 2) + xi).long() for yi in ys for xi in xs]
     wy, wx = [(1 - fy) * weights, fy * weights], [1 - fx, fx]
     wts = [wyi * wxi for wyi in wy for wxi in wx]
-    n = lv * grid.shape[4] * 4
+    n = lv * p * 4
     return torch.stack(rows, -1).reshape(b * q * h, n), torch.stack(wts, -1).reshape(b * q * h, n)
 
 
