@@ -62,3 +62,33 @@ def test_unknown_or_unsupported_precision_is_refused():
         Predictor(model, "cpu", precision="fp16")
     with pytest.raises(ValueError, match=r"int8.*cpu only"):
         Predictor(model, "meta", precision="int8")
+
+
+def test_the_noise_yardstick_stays_under_half_a_grey_level_and_is_seeded(synth_root):
+    from training.synthetic_benchmark import InputNoisePredictor
+
+    frame = NocsSubset(synth_root, "real_test")
+    frame = frame.load(frame.frames[0])
+    model = load_model(default_checkpoint())
+    clean = Predictor(model, "cpu").prepare(frame.rgb, frame.k)[0]
+    noisy = [InputNoisePredictor(model, "cpu", seed=3).prepare(frame.rgb, frame.k)[0] for _ in range(2)]
+    change = (noisy[0] - clean).abs()
+    assert 0 < change.max() <= 0.5 / 255 + 1e-7 and change.mean() > 0.1 / 255
+    assert torch.equal(noisy[0], noisy[1])
+
+
+def test_the_change_table_takes_each_rows_largest_change_against_fp32_of_its_mode():
+    from training.synthetic_benchmark import COLUMNS, change_table
+
+    def row(method: str, shift: dict[str, float]) -> dict:
+        return {"method": method, "exact": {c: 0.5 + shift.get(c, 0.0) for c in COLUMNS}}
+
+    rows = [
+        row("trained, SF", {}),
+        row("trained, MF", {"5deg5cm": 0.1}),
+        row("trained, SF, bf16", {"IoU25": -0.012, "5deg5cm": 0.004}),
+        row("trained, MF, int8", {"5deg5cm": 0.1 + 0.03}),
+        row("untrained, SF", {"IoU25": -0.5}),
+    ]
+    lines = change_table(rows).splitlines()[2:]
+    assert lines == ["| trained, SF, bf16 | 1.2 |", "| trained, MF, int8 | 3.0 |"]
