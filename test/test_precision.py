@@ -67,8 +67,8 @@ def test_unknown_or_unsupported_precision_is_refused():
 def test_the_noise_yardstick_stays_under_half_a_grey_level_and_is_seeded(synth_root):
     from training.synthetic_benchmark import InputNoisePredictor
 
-    frame = NocsSubset(synth_root, "real_test")
-    frame = frame.load(frame.frames[0])
+    data = NocsSubset(synth_root, "real_test")
+    frame = data.load(data.frames[0])
     model = load_model(default_checkpoint())
     clean = Predictor(model, "cpu").prepare(frame.rgb, frame.k)[0]
     noisy = [InputNoisePredictor(model, "cpu", seed=3).prepare(frame.rgb, frame.k)[0] for _ in range(2)]
