@@ -22,9 +22,10 @@ from sensor_msgs.msg import CameraInfo, Image
 from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
+from seqpose_core.data.nocs_dataset import REAL_K
 from seqpose_ros import names
 from seqpose_ros.bag import stamp_ns
-from seqpose_ros.converters import k_to_camera_info, rgb_to_image
+from seqpose_ros.converters import camera_messages, header_at
 from seqpose_ros.graph_env import private_graph
 from seqpose_ros.live import start_node
 
@@ -63,11 +64,11 @@ def main() -> None:
             time.sleep(0.1)
         time.sleep(1.0)
         rng = np.random.default_rng(0)
-        k = np.array([[591.0, 0, 320], [0, 590.0, 240], [0, 0, 1]])
         for i in range(args.frames):
-            img = rgb_to_image(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), _header(i), "rgb8")
-            pub_info.publish(k_to_camera_info(k, img.header, 640, 480))
-            ns = stamp_ns(img.header)
+            ns = (1_700_000_000 + i) * 1_000_000_000
+            rgb = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+            img, info = camera_messages(rgb, REAL_K, header_at(ns, "camera_color_optical_frame"))
+            pub_info.publish(info)
             sent[ns] = time.perf_counter()
             pub_img.publish(img)
             time.sleep(args.period)
@@ -86,14 +87,6 @@ def main() -> None:
         f"predictor  ms: mean {inf.mean():.1f}  median {np.median(inf):.1f}  p95 {np.percentile(inf, 95):.1f}"
     )
     print(f"end-to-end / predictor (median): {np.median(e2e) / np.median(inf):.2f}")
-
-
-def _header(i: int):
-    from std_msgs.msg import Header
-
-    h = Header(frame_id="camera_color_optical_frame")
-    h.stamp.sec, h.stamp.nanosec = 1_700_000_000 + i, 0
-    return h
 
 
 if __name__ == "__main__":

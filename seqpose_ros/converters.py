@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from builtin_interfaces.msg import Duration
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point, Pose, PoseWithCovariance, Quaternion, TransformStamped, Vector3
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import ColorRGBA, Header
@@ -78,6 +78,20 @@ def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Ima
     data, step = pixels.encode(rgb, encoding)
     h, w = rgb.shape[:2]
     return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data)
+
+
+def header_at(ns: int, frame: str) -> Header:
+    """A header stamped ``ns`` nanoseconds after the epoch, in ``frame``."""
+    return Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=frame)
+
+
+def camera_messages(
+    rgb: np.ndarray, k: np.ndarray, header: Header, encoding: str = "rgb8"
+) -> tuple[Image, CameraInfo]:
+    """One frame as a camera driver publishes it (for players, benchmarks and tests): RGB uint8
+    (H, W, 3) and K (3, 3) -> the Image and its CameraInfo, both with ``header``."""
+    h, w = rgb.shape[:2]
+    return rgb_to_image(rgb, header, encoding), k_to_camera_info(k, header, w, h)
 
 
 def camera_info_to_k(msg: CameraInfo) -> np.ndarray:

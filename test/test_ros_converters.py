@@ -11,10 +11,13 @@ from visualization_msgs.msg import Marker
 
 from seqpose_core.geometry import rotation_about_y
 from seqpose_core.predictor import PoseEstimate
+from seqpose_ros.bag import stamp_ns
 from seqpose_ros.converters import (
     ConversionError,
     camera_info_to_k,
+    camera_messages,
     detections_to_estimates,
+    header_at,
     image_to_rgb,
     k_to_camera_info,
     rgb_to_image,
@@ -185,3 +188,14 @@ def test_transforms_round_trip_and_malformed_ones_are_named():
         to_stamped_transform(bad)
     with pytest.raises(ConversionError, match="empty frame id"):
         to_stamped_transform(transform_msg(pose, Header(), "cam_optical"))
+
+
+def test_a_camera_frame_is_an_image_and_its_camera_info_under_one_stamped_header():
+    rgb = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    k = np.array([[50.0, 0, 31.5], [0, 50.0, 23.5], [0, 0, 1]])
+    ns = 1_700_000_000_123_456_789
+    image, info = camera_messages(rgb, k, header_at(ns, "cam"), "bgr8")
+    assert stamp_ns(image.header) == stamp_ns(info.header) == ns and info.header.frame_id == "cam"
+    assert (info.width, info.height, image.encoding) == (64, 48, "bgr8")
+    np.testing.assert_array_equal(image_to_rgb(image), rgb)
+    np.testing.assert_array_equal(camera_info_to_k(info), k)

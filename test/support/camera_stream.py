@@ -13,18 +13,15 @@ import time
 
 import numpy as np
 import rclpy
-from builtin_interfaces.msg import Time
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from seqpose.msg import FrameStatus
-from std_msgs.msg import Header
 
+from seqpose_core.data.nocs_dataset import REAL_K
 from seqpose_ros import names
 from seqpose_ros.bag import stamp_ns
-from seqpose_ros.converters import k_to_camera_info, rgb_to_image
-
-K = np.array([[591.0, 0.0, 320.0], [0.0, 590.0, 240.0], [0.0, 0.0, 1.0]])
+from seqpose_ros.converters import camera_messages, header_at
 
 
 class Camera:
@@ -44,9 +41,9 @@ class Camera:
     def publish(self, i: int) -> int:
         """Publish frame ``i`` (stamped 1/15 s apart); returns its stamp in ns."""
         ns = int((self.t0 + i / 15.0) * 1e9)
-        header = Header(stamp=Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id="camera")
-        self.pub_info.publish(k_to_camera_info(K, header, 640, 480))
-        self.pub_image.publish(rgb_to_image(self.rgb, header, "rgb8"))
+        image, info = camera_messages(self.rgb, REAL_K, header_at(ns, "camera"))
+        self.pub_info.publish(info)
+        self.pub_image.publish(image)
         return ns
 
     def received(self) -> int:
