@@ -252,3 +252,23 @@ def test_single_frame_first_attention_is_kept_per_weights_and_recomputed_when_th
     kept_after, computed_after = both()
     torch.testing.assert_close(kept_after, computed_after, rtol=0, atol=1e-6)
     assert not torch.allclose(kept_after, kept)  # the change mattered
+
+
+def test_inference_computes_the_depth_head_at_the_selected_peaks_only_and_gives_the_same_queries():
+    m = model(dense_queries=8)
+    m.eval()
+    image, k = inputs()
+    with torch.no_grad():
+        full = m(image, k, with_aux=True)
+        calls = []
+        hook = m.aux.depth.register_forward_hook(lambda *_: calls.append(1))
+        sparse = m(image, k, with_aux=False)
+        hook.remove()
+        feats = m.features(image)
+        x = m.aux.inputs(feats["z"][0], feats["g0"])
+        idx = torch.randint(0, x.shape[2] * x.shape[3], (2, 20))
+        at = m.aux.depth_at(x, idx)
+    assert not calls  # the depth map is never computed whole at inference
+    torch.testing.assert_close(at, full["aux"]["depth"].flatten(1).gather(1, idx), rtol=1e-5, atol=1e-5)
+    for name in ("logits", "translation", "rotation", "size"):
+        torch.testing.assert_close(sparse["layers"][-1][name], full["layers"][-1][name], rtol=1e-4, atol=1e-5)

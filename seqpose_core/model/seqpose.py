@@ -14,7 +14,7 @@ from seqpose_core.model.backbone import FeatureExtractor
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.decoder import STSQDecoder
 from seqpose_core.model.memory import MemoryFrame, TemporalMemory
-from seqpose_core.model.query_init import dense_anchors
+from seqpose_core.model.query_init import anchors_at, dense_anchors, peak_indices
 
 
 class SeqPose(nn.Module):
@@ -44,7 +44,8 @@ class SeqPose(nn.Module):
 
         Returns the decoder's outputs (see ``STSQDecoder.forward``) and, with_aux, ``aux``:
         depth (B, 1, h, w), normals (B, 3, h, w), seg (B, C + 1, h, w) at a quarter-patch stride.
-        The dense heads also run without with_aux when queries are selected from them.
+        Without with_aux, dense query selection computes the segmentation map and the depth at
+        the selected pixels only.
         """
         mem = memory.gather() if memory is not None else None
         prev = memory.latest if memory is not None else None
@@ -64,16 +65,28 @@ class SeqPose(nn.Module):
         (both None in single-frame mode), as the exported network takes them."""
         hw = (image.shape[2], image.shape[3])
         feats = self.features(image)
-        aux = self.aux(feats["z"][0], feats["g0"]) if with_aux or self.cfg.dense_queries else None
-        dense = None
-        if self.cfg.dense_queries:
-            dense = dense_anchors(aux["seg"], aux["depth"], self.cfg.dense_queries, self.cfg.depth_range)
+        aux = self.aux(feats["z"][0], feats["g0"]) if with_aux else None
+        dense = self._dense_anchors(feats, aux)
         out = self.decoder(
             feats["z"], k, hw, memory=memory, previous=previous, stamp=stamp, dense=dense, targets=targets
         )
         if with_aux:
             out["aux"] = aux
         return out
+
+    def _dense_anchors(self, feats: dict, aux: dict | None) -> torch.Tensor | None:
+        """Anchors (B, dense_queries, 3) from the dense heads' peaks, or None without dense queries.
+        Without the auxiliary outputs (inference) only the segmentation map is computed whole,
+        and the depth head at the selected pixels."""
+        n, depth_range = self.cfg.dense_queries, self.cfg.depth_range
+        if not n:
+            return None
+        if aux is not None:
+            return dense_anchors(aux["seg"], aux["depth"], n, depth_range)
+        with torch.no_grad():  # the selected anchors carry no gradient
+            x = self.aux.inputs(feats["z"][0], feats["g0"])
+            idx = peak_indices(self.aux.seg(x), n)
+            return anchors_at(idx, self.aux.depth_at(x, idx), x.shape[2:], depth_range)
 
     @staticmethod
     def scores(out: dict) -> torch.Tensor:
