@@ -38,7 +38,7 @@ class OptimConfig:
     warmup_steps: int = 200
     grad_clip: float = 0.1
     encoder_lr_scale: float = 0.1  # lr of a trained (unfrozen) encoder relative to lr
-    amp: bool = True  # mixed precision on CUDA only
+    amp: bool = True  # bf16 autocast on CUDA (CPU trains in fp32); losses and matching in fp32
 
 
 @dataclass
@@ -59,6 +59,7 @@ class LossConfig:
     match_rotation: float = 1.0
     match_size: float = 1.0
     normalized: bool = True
+    dense_every: int = 1  # clips: supervise the dense heads on every n-th frame (training/engine.py)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import torch
 from torch import nn
@@ -23,32 +24,57 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA with amp; otherwise nothing, so that an autocast the caller opened
+    (the CPU mixed-precision test) stays in force."""
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def train_step(
     model: nn.Module,
     criterion: SetCriterion,
     batch: dict | list[dict],
     device: torch.device,
     amp: bool,
-) -> dict[str, float]:
+    dense_every: int = 1,
+) -> dict[str, torch.Tensor]:
     """Forward and backward (no optimizer step). A clip (list of batches) runs in time order with
     the memory carried across frames; each frame is backpropagated on its own (the memory is
-    detached) and gradients accumulate; DDP synchronises on the last frame only."""
+    detached) and gradients accumulate; DDP synchronises on the last frame only.
+
+    dense_every: the dense heads are supervised on every n-th frame of a clip, counted back from
+    its last, with their terms weighted n times (their backward was 37 % of a CPU step, and the
+    frames of a clip are nearly the same images); the other frames compute only the
+    segmentation map that the dense query selection reads, without gradient.
+    amp: bf16 autocast on CUDA; on CPU the caller's autocast, if any, holds. Returns the loss
+    terms averaged over the clip as 0-d device tensors: read them on the host only when logging
+    (each read waits for the device)."""
     frames = batch if isinstance(batch, list) else [batch]
     memory = unwrap(model).new_memory() if isinstance(batch, list) else None
-    totals: dict[str, float] = {}
+    totals: dict[str, torch.Tensor] = {}
+    dense_scale = len(frames) / math.ceil(len(frames) / dense_every)  # the dense terms' weight per clip
     for t, frame in enumerate(frames):
         frame = _to(frame, device)
         last = t == len(frames) - 1
         sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
-        with sync, torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            out = model(frame["image"], frame["k"], memory, frame["stamp"], targets=frame)
-            losses = criterion(out, frame)
+        with sync, _autocast(device, amp):
+            dense = (len(frames) - 1 - t) % dense_every == 0
+            out = model(frame["image"], frame["k"], memory, frame["stamp"], with_aux=dense, targets=frame)
+            losses = criterion(out, frame, dense_scale=dense_scale)
             (losses["total"] / len(frames)).backward()
         if memory is not None:
             unwrap(model).remember(memory, out, frame["stamp"])
         for k, v in losses.items():
-            totals[k] = totals.get(k, 0.0) + float(v.detach()) / len(frames)
+            totals[k] = totals.get(k, 0.0) + v.detach() / len(frames)
     return totals
+
+
+def read_losses(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The loss terms on the host, in one copy."""
+    values = torch.stack([v.float() for v in losses.values()]).cpu().tolist()
+    return dict(zip(losses, values, strict=True))
 
 
 @torch.no_grad()

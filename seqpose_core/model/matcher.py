@@ -10,6 +10,7 @@ not visible).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
@@ -40,7 +41,12 @@ def position_and_size(
 
 
 class HungarianMatcher(nn.Module):
-    """One-to-one assignment of queries to objects per image, minimising the weighted cost."""
+    """One-to-one assignment of queries to objects per image, minimising the weighted cost.
+
+    The costs of every image, and of every prediction set passed to ``match_all`` (decoder
+    layers, query groups), are computed batched in fp32 and reach the host in one copy: on a
+    GPU a copy per image, layer and group stalls the stream each time.
+    """
 
     def __init__(
         self,
@@ -60,34 +66,51 @@ class HungarianMatcher(nn.Module):
     @torch.no_grad()
     def forward(self, pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> list[tuple]:
         """pred: logits (B, Q, C), translation (B, Q, 3), rotation (B, Q, 3, 3), size (B, Q, 3);
-        target: class_ids (B, N) 1..C, translations, rotations, sizes, handle_visible, valid (B, N).
-        Returns per image (query indices, target indices), LongTensors of equal length."""
-        out = []
-        for b in range(pred["logits"].shape[0]):
-            valid = target["valid"][b]
-            if not valid.any():
-                empty = torch.zeros(0, dtype=torch.long)
-                out.append((empty, empty))
-                continue
-            gt = {k: target[k][b][valid] for k in OBJECT_KEYS}
-            cost = self.cost({k: pred[k][b] for k in ("logits", "translation", "rotation", "size")}, gt)
-            rows, cols = linear_sum_assignment(cost.cpu().numpy())
-            out.append((torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)))
+        target: class_ids (B, N) 1..C, translations, rotations, sizes, handle_visible, valid (B, N),
+        the valid objects first in each row (as ``collate_frames`` pads them).
+        Returns per image (query indices, target indices), CPU LongTensors of equal length."""
+        return self.match_all([pred], target)[0]
+
+    @torch.no_grad()
+    def match_all(self, preds: list[dict[str, torch.Tensor]], target: dict[str, torch.Tensor]) -> list[list]:
+        """Several prediction sets against one target batch, with a single device-to-host copy.
+        Returns, per prediction set, what ``forward`` returns."""
+        costs = [self.cost(p, target) for p in preds]  # each (B, Q_i, N)
+        counts = target["valid"].sum(1).to(costs[0].dtype)  # (B,)
+        host = torch.cat([*(c.flatten() for c in costs), counts]).cpu()
+        counts_host = host[-len(counts) :].long().tolist()
+        out, start = [], 0
+        for c in costs:
+            block = host[start : start + c.numel()].view(c.shape).numpy()
+            start += c.numel()
+            out.append([_assign(block[b, :, :n]) for b, n in enumerate(counts_host)])
         return out
 
     def cost(self, p: dict[str, torch.Tensor], t: dict[str, torch.Tensor]) -> torch.Tensor:
-        """One image: (Q, N) cost matrix."""
-        prob = p["logits"].sigmoid()[:, t["class_ids"] - 1]  # (Q, N)
+        """Batched (B, Q, N) cost matrix, in fp32 whatever the predictions' dtype."""
+        p = {k: p[k].float() for k in ("logits", "translation", "rotation", "size")}
+        q = p["logits"].shape[1]
+        cls = (t["class_ids"] - 1).clamp_min(0)[:, None].expand(-1, q, -1)  # (B, Q, N)
+        prob = p["logits"].sigmoid().gather(2, cls)
         neg = (1 - self.alpha) * prob**self.gamma * -(1 - prob + 1e-8).log()
         pos = self.alpha * (1 - prob) ** self.gamma * -(prob + 1e-8).log()
-        sym = symmetric_about_y(t["class_ids"], t["handle_visible"])
-        rot = rotation_distance(p["rotation"][:, None], t["rotations"][None], sym[None])
+        sym = symmetric_about_y(t["class_ids"], t["handle_visible"])  # (B, N)
+        rot = rotation_distance(p["rotation"][:, :, None], t["rotations"][:, None].float(), sym[:, None])
         wc, wt, wr, ws = self.w
         p_pos, p_size = position_and_size(p["translation"], p["size"], self.normalized)
-        t_pos, t_size = position_and_size(t["translations"], t["sizes"], self.normalized)
+        t_pos, t_size = position_and_size(t["translations"].float(), t["sizes"].float(), self.normalized)
         return (
             wc * (pos - neg)
             + wt * torch.cdist(p_pos, t_pos, p=1)
             + wr * rot
             + ws * torch.cdist(p_size, t_size, p=1)
         )
+
+
+def _assign(cost: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """One image's (Q, n) cost -> (query indices, target indices)."""
+    if cost.shape[1] == 0:
+        empty = torch.zeros(0, dtype=torch.long)
+        return empty, empty
+    rows, cols = linear_sum_assignment(cost)
+    return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)

@@ -34,7 +34,7 @@ class TemporalMemory:
     def __init__(self, frames: int, topk: int):
         self.frames, self.topk = frames, topk
         self.queue: deque[MemoryFrame] = deque(maxlen=frames)
-        self.next_id = 1
+        self.next_id: torch.Tensor | int = 1  # a device tensor once queries were pushed
 
     def reset(self) -> None:
         self.queue.clear()
@@ -67,11 +67,6 @@ class TemporalMemory:
             points = anchors_to_points(f.anchors, k, hw, depth_range) @ rot.T + trans
             f.anchors = points_to_anchors(points, k, hw, depth_range)
 
-    def new_ids(self, count: int) -> torch.Tensor:
-        ids = torch.arange(self.next_id, self.next_id + count)
-        self.next_id += count
-        return ids
-
     def push(
         self,
         embed: torch.Tensor,
@@ -86,9 +81,11 @@ class TemporalMemory:
         assigned: such entries get new ids), stamp (B,).
         """
         top = scores.topk(min(self.topk, scores.shape[1]), dim=1).indices
-        ids = track_ids.gather(1, top).clone()
+        ids = track_ids.gather(1, top)
         fresh = ids == 0
-        ids[fresh] = self.new_ids(int(fresh.sum())).to(ids.device)
+        order = fresh.flatten().cumsum(0).view_as(fresh)  # 1, 2, ... over the fresh entries
+        ids = torch.where(fresh, self.next_id + order - 1, ids)  # new ids without a host read
+        self.next_id = self.next_id + fresh.sum()
         track_ids.scatter_(1, top, ids)  # the caller sees the ids its queries were given
         self.queue.append(
             MemoryFrame(

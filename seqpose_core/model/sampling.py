@@ -79,6 +79,7 @@ def sample_pyramid(pyramid: Pyramid, grid: torch.Tensor, weights: torch.Tensor) 
     (B, Q, D), head h in channels [h * D / H, ...)."""
     b, q = grid.shape[:2]
     rows, wts = _corners(pyramid, grid, weights)
+    wts = wts.to(pyramid.table.dtype)  # under autocast the table and the weights can differ
     if torch.onnx.is_in_onnx_export():  # embedding_bag has no ONNX form: gather + matmul
         out = torch.matmul(wts[:, None], pyramid.table[rows])[:, 0]
     else:
