@@ -27,6 +27,7 @@ def overrides(synth_root, out_dir, **extra):
         "model.memory_frames": 1,
         "data.extra_roots": "[]",
         "data.val_root": "''",
+        "run.allow_test_validation": "true",  # these runs never validate
         "data.workers": 0,
         "model.input_size": "[112,154]",
         "optim.batch_size": 2,
@@ -221,3 +222,15 @@ def test_init_from_leaves_a_new_head_untrained_but_refuses_tensors_the_model_lac
     back = {"run.max_steps": 1, "run.init_from": str(tmp_path / "b" / "synthetic" / "final.safetensors")}
     with pytest.raises(ValueError, match=r"run\.init_from .*does not have: \['decoder\.heads\.0\.heading"):
         main(overrides(synth_root, tmp_path / "c", **back))
+
+
+def test_a_test_split_as_validation_is_refused_unless_monitored_and_never_keeps_a_best(synth_root, tmp_path):
+    real = ROOT / "training" / "configs" / "real_sf.yaml"
+    with pytest.raises(ValueError, match=r"run\.allow_test_validation"):
+        load_config(real, ["data.val_subset=real_test"])
+    assert load_config(real).data.val_subset == "camera_val"  # the shipped REAL configs run as they are
+    args = overrides(synth_root, tmp_path, **{"run.max_steps": 2, "run.eval_every_epochs": 1})
+    assert main(args) == 0  # allow_test_validation: validated for monitoring only
+    run = tmp_path / "synthetic"
+    assert (run / "val.csv").is_file() and not (run / "best.safetensors").exists()
+    assert (run / "final.safetensors").is_file()

@@ -19,13 +19,13 @@ class DataConfig:
     root: str = "data"
     train_subset: str = "real_train"
     extra_roots: list[str] = field(default_factory=list)  # more training data: the same subset of these
-    val_subset: str = "real_test"
+    val_subset: str = "camera_val"
     clip_length: int = 1  # 1: single-frame training; > 1: clips with the memory carried through
     allow_short_clips: bool = False  # clips shorter than memory_frames + 1: the first recipe, ablation only
     clip_stride: int = 1
     clip_step: int = 1
     workers: int = 2
-    val_root: str = ""  # dataset root of the validation subset ("": root); never the benchmark's test
+    val_root: str = ""  # dataset root of the validation subset ("": root); a *test* subset of root is refused
     val_every_nth: int = 1  # SF: every n-th validation frame; MF always validates at the full frame rate
 
 
@@ -77,6 +77,7 @@ class RunConfig:
     score_threshold: float = 0.05  # for validation predictions
     max_bad_steps: int = 10  # consecutive steps with non-finite gradients (skipped) before stopping
     init_from: str = ""  # start from these SeqPose weights (.safetensors), e.g. at another input size
+    allow_test_validation: bool = False  # monitor on a test split: logged only, never writes best
 
 
 @dataclass
@@ -94,6 +95,21 @@ class TrainConfig:
                 f"data.clip_length {self.data.clip_length} gives the memory fewer past frames than"
                 f" model.memory_frames {self.model.memory_frames} keeps at inference: use at least {need}"
             )
+
+        if self.validates_on_test_split and not self.run.allow_test_validation:
+            raise ValueError(
+                f"data.val_subset {self.data.val_subset!r} of data.root {self.data.root!r} is the test"
+                " split: a model chosen on it is tuned on the test set. Validate on scenes of their own"
+                " (data.val_root) or on another subset (camera_val), or set run.allow_test_validation:"
+                " true to monitor it without keeping a best checkpoint"
+            )
+
+    @property
+    def validates_on_test_split(self) -> bool:
+        """A validation subset named as a test split, read from the training data's own root.
+        (A separate data.val_root holds validation scenes only, whatever its subsets are named.)"""
+        same_root = self.data.val_root in ("", self.data.root)
+        return same_root and "test" in self.data.val_subset
 
     @property
     def multi_frame(self) -> bool:

@@ -205,6 +205,11 @@ class Trainer:
         summary = {k: v["mean"] for k, v in metrics.summary().items()}
         self.log.write(self.step, "val", summary)
         score = summary[r.best_metric]
+        if self.cfg.validates_on_test_split:  # run.allow_test_validation: monitoring only
+            tqdm.write(
+                f"step {self.step}: test-split {r.best_metric} {100 * score:.1f} (monitoring; no best kept)"
+            )
+            return
         best = 100 * max(self.best, score, 0.0)
         tqdm.write(f"step {self.step}: validation {r.best_metric} {100 * score:.1f} (best {best:.1f})")
         if score > self.best:
