@@ -160,3 +160,47 @@ def test_mean_size_baseline_predicts_every_class_ahead(synth_root):
     out = base.step(np.zeros((4, 4, 3), np.uint8), np.eye(3), 0.0).estimates
     assert {e.class_id for e in out} == set(base.class_sizes)
     assert all(e.translation[0] == 0 and 0.3 < e.translation[2] < 2.0 for e in out)
+
+
+def test_a_class_with_ground_truth_and_no_match_at_iou_01_follows_the_chosen_rule():
+    gt = [("camera", TILT, [0, 0, 1.0]), ("bowl", TILT, [0.3, 0, 1.0])]
+    pred = [("camera", TILT, [0.6, 0.4, 1.5], 0.9), ("bowl", TILT, [0.3, 0, 1.0], 0.8)]
+    results = [image(gt, pred)]
+    legacy = evaluate(results, iou_mode="legacy").summary()["10deg10cm"]
+    assert np.isnan(legacy["camera"]) and legacy["mean"] == pytest.approx(1.0)  # the reference's nan
+    zero = evaluate(results, iou_mode="legacy", pose_ap_when_unmatched="zero").summary()["10deg10cm"]
+    assert zero["camera"] == 0.0 and zero["mean"] == pytest.approx(0.5)
+    assert evaluate(results, iou_mode="exact").summary()["10deg10cm"]["camera"] == 0.0
+    with pytest.raises(ValueError, match="pose_ap_when_unmatched"):
+        evaluate(results, pose_ap_when_unmatched="skip")
+
+
+def test_a_degenerate_legacy_box_whose_iou_is_nan_leaves_the_symmetric_search_its_best_turn():
+    from seqpose_core.evaluation.iou import legacy_iou
+    from seqpose_core.geometry import pose_to_srt
+
+    # a cube with its (+, +, +) corner at (1, 1, 1): that corner's min = max over x, y, z, so the
+    # reference's 0 / 0 gives nan for the unturned box; turned about y the corner moves
+    srt, scales = pose_to_srt(np.eye(3)[None], np.array([[0.9, 0.9, 0.9]]), np.array([[0.2, 0.2, 0.2]]))
+    assert np.isnan(legacy_iou(srt, srt, scales, scales, np.array([False])))[0]
+    turned = legacy_iou(srt, srt, scales, scales, np.array([True]))[0]
+    assert np.isfinite(turned) and turned >= 0  # Python's max() in the reference keeps the running best
+
+
+def test_a_y_axis_cosine_past_one_is_nan_in_legacy_mode_and_still_matches():
+    from seqpose_core.geometry import rotation_error_deg
+
+    r = rotation_about_y(0.00500166722240747) @ TILT  # its y axis' cosine with itself rounds past 1
+    assert np.isnan(rotation_error_deg(r[None], r[None], np.array([True]), clip_y=False))[0, 0]
+    assert rotation_error_deg(r[None], r[None], np.array([True]))[0, 0] == 0.0
+    results = [image([("bottle", r, [0, 0, 1.0])], [("bottle", r, [0, 0, 1.0], 0.9)])]
+    assert metric(results, "5deg2cm", "bottle", mode="legacy") == pytest.approx(1.0)  # nan > 5 is false
+
+
+def test_a_class_with_predictions_and_no_ground_truth_has_nan_aps_outside_every_mean():
+    pred = [("laptop", TILT, [0, 0, 1.0], 0.9)]
+    gt = [("bowl", TILT, [0.3, 0, 1.0])]
+    for mode in ("legacy", "exact"):
+        summary = evaluate([image(gt, [*pred, ("bowl", TILT, [0.3, 0, 1.0], 0.8)])], iou_mode=mode).summary()
+        for name in ("IoU25", "10deg10cm", "5deg2cm"):
+            assert np.isnan(summary[name]["laptop"]) and summary[name]["mean"] == pytest.approx(1.0)

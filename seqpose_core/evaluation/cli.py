@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from seqpose_core.evaluation.nocs import IOU_MODES, evaluate
+from seqpose_core.evaluation.nocs import IOU_MODES, UNMATCHED_RULES, evaluate
 from seqpose_core.evaluation.report import markdown_table, write_report
 from seqpose_core.evaluation.results import ImageResult, ResultsFormatError, load_results
 
@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--iou", choices=IOU_MODES, default="legacy", help="3D IoU: the published protocol's or the exact one"
     )
+    parser.add_argument(
+        "--pose-ap-when-unmatched",
+        choices=UNMATCHED_RULES,
+        help="pose APs of a class whose GT nothing matched at IoU 0.1: nan (the reference's; default"
+        " with --iou legacy) or zero (default with --iou exact)",
+    )
     parser.add_argument("--title", default="NOCS evaluation", help="title of the table and plots")
     return parser
 
@@ -52,7 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     except ResultsFormatError as exc:
         print(f"seqpose-eval: error: {exc}", file=sys.stderr)
         return 2
-    metrics = evaluate(results, iou_mode=args.iou, progress=sys.stderr.isatty() or len(results) > 500)
+    metrics = evaluate(
+        results,
+        iou_mode=args.iou,
+        progress=sys.stderr.isatty() or len(results) > 500,
+        pose_ap_when_unmatched=args.pose_ap_when_unmatched,
+    )
     paths = write_report(metrics, args.out, args.title)
     print(markdown_table(metrics, args.title))
     print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -49,7 +49,8 @@ def legacy_iou(
     if len(sym):
         best = np.zeros(len(sym))
         for turn in _Y_TURNS:
-            best = np.maximum(best, _legacy_once(srt_pred[sym] @ turn, srt_gt[sym], s_pred[sym], s_gt[sym]))
+            # fmax: a nan turn leaves the running best as the reference's Python max() does
+            best = np.fmax(best, _legacy_once(srt_pred[sym] @ turn, srt_gt[sym], s_pred[sym], s_gt[sym]))
         iou[sym] = best
     return iou
 

@@ -23,6 +23,7 @@ from seqpose_core.evaluation.results import ImageResult
 from seqpose_core.geometry import rotation_error_deg
 
 IOU_MODES = ("legacy", "exact")
+UNMATCHED_RULES = ("nan", "zero")
 POSE_IOU_THRESHOLD = 0.1
 # (name, kind, thresholds): the table of the paper plus the two 2 cm entries.
 SUMMARY_METRICS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
@@ -175,16 +176,14 @@ def _accumulate(cell: _Cell, rec: _ClassRecord, t: Thresholds, legacy: bool) -> 
     rec.pose_num_gt += len(gt)
 
 
-def _class_aps(rec: _ClassRecord, t: Thresholds) -> tuple[np.ndarray, np.ndarray]:
+def _class_aps(rec: _ClassRecord, t: Thresholds, unmatched: str) -> tuple[np.ndarray, np.ndarray]:
     iou_m = np.concatenate([np.zeros((len(t.iou), 0), bool), *rec.iou_matched], axis=-1)
     iou_s = np.concatenate([np.zeros(0), *rec.iou_scores])
     pose_m = np.concatenate([np.zeros((len(t.deg), len(t.cm), 0), bool), *rec.pose_matched], axis=-1)
     pose_s = np.concatenate([np.zeros(0), *rec.pose_scores])
     pose = average_precision(pose_m, pose_s, int(rec.pose_num_gt))
-    if rec.num_gt and not rec.pose_num_gt:
-        pose = np.zeros_like(
-            pose
-        )  # GT exists but nothing matched at IoU 0.1: 0, where the reference gives nan
+    if rec.num_gt and not rec.pose_num_gt:  # GT exists but nothing matched at IoU 0.1
+        pose = np.full_like(pose, 0.0 if unmatched == "zero" else np.nan)
     return average_precision(iou_m, iou_s, int(rec.num_gt)), pose
 
 
@@ -193,14 +192,21 @@ def evaluate(
     iou_mode: str = "legacy",
     thresholds: Thresholds | None = None,
     progress: bool = False,
+    pose_ap_when_unmatched: str | None = None,
 ) -> NocsMetrics:
     """Run the NOCS protocol on per-image results.
 
     ``iou_mode``: 'legacy' (the published protocol's IoU) or 'exact' (true oriented-box IoU).
     A class without ground truth has AP nan and is left out of the mean.
+    ``pose_ap_when_unmatched``: the pose APs of a class whose ground truth no prediction matched
+    at IoU 0.1: 'nan' (the reference code's: the class leaves the pose mean) or 'zero' (it
+    counts as a miss). Default: 'nan' in legacy mode, 'zero' in exact mode.
     """
     if iou_mode not in IOU_MODES:
         raise ValueError(f"iou_mode must be one of {IOU_MODES}, got {iou_mode!r}")
+    unmatched = pose_ap_when_unmatched or ("nan" if iou_mode == "legacy" else "zero")
+    if unmatched not in UNMATCHED_RULES:
+        raise ValueError(f"pose_ap_when_unmatched must be one of {UNMATCHED_RULES}, got {unmatched!r}")
     t = thresholds or Thresholds()
     cells = _cells(results)
     _fill_ious(cells, iou_mode)
@@ -210,7 +216,7 @@ def evaluate(
     iou_aps = np.zeros((NUM_CLASSES + 1, len(t.iou)))
     pose_aps = np.zeros((NUM_CLASSES + 1, len(t.deg), len(t.cm)))
     for cls, rec in records.items():
-        iou_aps[cls - 1], pose_aps[cls - 1] = _class_aps(rec, t)
+        iou_aps[cls - 1], pose_aps[cls - 1] = _class_aps(rec, t, unmatched)
     with warnings.catch_warnings():  # no class with ground truth: the mean is nan, quietly
         warnings.simplefilter("ignore", RuntimeWarning)
         iou_aps[-1] = np.nanmean(iou_aps[:-1], axis=0)
