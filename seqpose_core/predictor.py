@@ -21,7 +21,7 @@ import torch
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate, StepResult
-from seqpose_core.inputs import check_camera_motion, check_inputs
+from seqpose_core.inputs import InputError, check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model
 from seqpose_core.precision import check_precision, prepare_model
@@ -79,7 +79,7 @@ class Predictor:
         if last is None:
             return ""
         if 0.0 <= last - stamp <= self.late_tolerance:
-            raise ValueError(f"stamp: out-of-order stamp {stamp:.3f} s after {last:.3f} s")
+            raise InputError(f"stamp: out-of-order stamp {stamp:.3f} s after {last:.3f} s")
         if stamp < last:
             return f"time went back from {last:.3f} s to {stamp:.3f} s"
         if stamp - last > self.max_gap:
@@ -102,7 +102,7 @@ class Predictor:
     ) -> StepResult:
         """rgb uint8 (H, W, 3); k (3, 3) intrinsics of that image; stamp in seconds; camera_motion
         (4, 4) or None: p_current = camera_motion @ p_previous, the camera's motion since the
-        previous frame (multi-frame mode; ignored right after a reset). Raises ValueError,
+        previous frame (multi-frame mode; ignored right after a reset). Raises InputError,
         naming the input, for an input it cannot use (a late stamp included)."""
         check_inputs(rgb, k, stamp)
         if camera_motion is not None:

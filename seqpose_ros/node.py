@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import traceback
 
 import numpy as np
 import rclpy
@@ -21,6 +22,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import CameraInfo, Image
 from seqpose.msg import FrameStatus
 from std_srvs.srv import Trigger
@@ -44,7 +46,7 @@ from seqpose_ros.converters import (
     to_markers,
     to_transforms,
 )
-from seqpose_ros.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check
+from seqpose_ros.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check, usage
 from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
 from seqpose_ros.tf_out import TfOut
 from seqpose_ros.tf_source import CameraPoses
@@ -254,8 +256,8 @@ class SeqPoseNode(LifecycleNode):
             if item is not None:
                 try:
                     self._process(*item)
-                except Exception as exc:  # the node must outlive any one frame
-                    self._reject(f"image: unexpected {exc.__class__.__name__}: {exc}")
+                except Exception as exc:  # the node must outlive any one frame: an error, not bad input
+                    self._fail(exc)
 
     def _process(self, msg: Image, arrived: float) -> None:
         try:
@@ -312,6 +314,17 @@ class SeqPoseNode(LifecycleNode):
             random_weights=self.random_weights,
         )
 
+    def _fail(self, exc: Exception) -> None:
+        """An error of the program while processing a frame: counted apart from rejections, logged
+        as an error with its traceback, ERROR in the diagnostics; the next frame is processed."""
+        text = f"{exc.__class__.__name__}: {exc}"
+        self.guard.count_error(text)
+        now = time.monotonic()
+        if now - self._logged.get("error", -LOG_PERIOD) >= LOG_PERIOD:
+            self._logged["error"] = now
+            trace = "".join(traceback.format_exception(exc))
+            self.get_logger().error(f"frame lost to an error of seqpose (please report it): {trace}")
+
     def _reject(self, reason: str) -> None:
         self.guard.reject(reason)
         self._log_rejection(reason)
@@ -332,8 +345,8 @@ class SeqPoseNode(LifecycleNode):
             self.get_logger().info(text)
 
     def publish_diagnostics(self) -> None:
-        """Totals as values; the level reflects this period only (WARN: a rejection since the
-        last message, or random weights)."""
+        """Totals as values; the level reflects this period only (ERROR: a frame lost to an error
+        of the program since the last message; WARN: a rejection, or random weights)."""
         c = self.guard.take_window()
         lat = c.latencies[-1000:]
         values = {
@@ -347,15 +360,21 @@ class SeqPoseNode(LifecycleNode):
             "camera_motion_unknown": c.motion_unknown,
             "overlays_published": c.overlays,
             "last_rejection": c.last_reject,
+            "errors": c.errors,
+            "errors_since_last": c.errors_since,
+            "last_error": c.last_error,
             "random_weights": self.random_weights,
             **{f"rejected: {kind}": n for kind, n in sorted(c.rejected_by.items())},
         }
         warn = self.random_weights or c.rejected_since > 0
+        level = DiagnosticStatus.WARN if warn else DiagnosticStatus.OK
+        level = DiagnosticStatus.ERROR if c.errors_since else level
+        message = "random weights" if self.random_weights else "running"
         status = DiagnosticStatus(
-            level=DiagnosticStatus.WARN if warn else DiagnosticStatus.OK,
+            level=level,
             name="seqpose: category-level pose",
             hardware_id=self.get_name(),
-            message="random weights" if self.random_weights else "running",
+            message=f"errors: {c.last_error}" if c.errors_since else message,
             values=[KeyValue(key=k, value=str(v)) for k, v in values.items()],
         )
         msg = DiagnosticArray(status=[status])
@@ -364,8 +383,18 @@ class SeqPoseNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
+    argv = args if args is not None else sys.argv
+    if {"-h", "--help"} & set(remove_ros_args(argv)[1:]):
+        print(usage())
+        return 0
+    rclpy.init(args=argv)
     node = SeqPoseNode()
+    if not node.params.autostart:
+        node.get_logger().info(
+            "unconfigured: run `ros2 lifecycle set /seqpose configure` and `... activate`, or start with"
+            " -p autostart:=true or --params-file config/seqpose.yaml (seqpose_node --help lists the"
+            " parameters)"
+        )
     try:
         # On a failed configure the node stays up, unconfigured, for the operator to fix and retry.
         if node.params.autostart and node.trigger_configure() == TransitionCallbackReturn.SUCCESS:

@@ -80,6 +80,27 @@ DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(NodeParams)}
 RUNTIME = tuple(name for name, spec in SPECS.items() if spec.runtime)
 
 
+USAGE = """usage: seqpose_node [--ros-args -p NAME:=VALUE ... | --params-file config/seqpose.yaml]
+
+The seqpose lifecycle node: sensor_msgs/Image + CameraInfo in; vision_msgs/Detection3DArray,
+RViz markers, an overlay image, TF and seqpose/FrameStatus out. Started without autostart it
+waits unconfigured: ros2 lifecycle set /seqpose configure, then activate (or -p autostart:=true;
+config/seqpose.yaml and the launch file set it). Topics are remapped, not set:
+  --ros-args -r image:=/camera/color/image_raw -r camera_info:=/camera/color/camera_info
+
+parameters (default; * = takes effect on the next frame):"""
+
+
+def usage() -> str:
+    """The node's --help: how to start it and every parameter with its default and description."""
+    width = max(len(n) for n in SPECS)
+    rows = [
+        f"  {name:<{width}}  {DEFAULTS[name]!r}{' *' if spec.runtime else ''}: {spec.description}"
+        for name, spec in SPECS.items()
+    ]
+    return "\n".join([USAGE, *rows])
+
+
 def check(name: str, value: Any) -> None:
     """Raise ValueError naming the parameter when ``value`` is of the wrong type or out of range."""
     if name not in SPECS:

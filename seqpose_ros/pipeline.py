@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from seqpose_core.geometry import camera_motion
+from seqpose_core.inputs import InputError
 from seqpose_core.predictor import PoseEstimate, Predictor
 
 
@@ -36,6 +37,9 @@ class Counters:
     rejected_since: int = 0
     overlays: int = 0  # ~/overlay images published (only while someone subscribes)
     motion_unknown: int = 0  # frames of a moving camera (fixed_frame set) without its transform
+    errors: int = 0  # frames lost to an error of the program (not of the input)
+    errors_since: int = 0
+    last_error: str = ""
 
 
 def reason_kind(reason: str) -> str:
@@ -170,7 +174,7 @@ class StreamGuard:
             reason = self._guard_stream(frame_id) or requested
             start = time.perf_counter()
             result = self.predictor.step(rgb, k, stamp, self.camera_motion(camera_pose))
-        except (Rejected, ValueError) as exc:
+        except (Rejected, InputError) as exc:  # anything else is the program's error, not the input's
             self.reject(str(exc))
             raise Rejected(str(exc)) from exc
         with self._lock:
@@ -190,6 +194,13 @@ class StreamGuard:
             c.rejected_since += 1
             c.last_reject = reason
             c.rejected_by[kind] = c.rejected_by.get(kind, 0) + 1
+
+    def count_error(self, text: str) -> None:
+        with self._lock:
+            c = self.counters
+            c.errors += 1
+            c.errors_since += 1
+            c.last_error = text
 
     def count_drop(self) -> None:
         with self._lock:
@@ -213,7 +224,7 @@ class StreamGuard:
         with self._lock:
             c = self._copy()
             self.counters.latencies.clear()
-            self.counters.processed_since = self.counters.rejected_since = 0
+            self.counters.processed_since = self.counters.rejected_since = self.counters.errors_since = 0
         return c
 
     @property

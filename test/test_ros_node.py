@@ -421,3 +421,53 @@ def test_a_flood_of_malformed_messages_is_rejected_and_the_node_goes_on(backgrou
     handled = status.messages_rejected + status.frames_dropped
     assert handled >= 0.5 * len(flood), (status, node.output()[-2000:])
     assert "unexpected" not in node.output()  # every rejection has its named reason
+
+
+def test_an_error_of_the_model_is_counted_apart_from_rejections_and_the_next_frame_is_processed(
+    checkpoint, frames
+):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from seqpose_ros.converters import camera_messages, header_at
+    from seqpose_ros.node import SeqPoseNode
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = SeqPoseNode(
+            context=context, parameter_overrides=[Parameter("checkpoint", value=str(checkpoint))]
+        )
+        ok = TransitionCallbackReturn.SUCCESS
+        assert node.trigger_configure() == ok and node.trigger_activate() == ok
+        diagnostics = []
+        node.pub_diag.publish = diagnostics.append
+        step = node.guard.predictor.step
+        calls = []
+
+        def broken_once(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("a bug in the model")
+            return step(*args, **kwargs)
+
+        node.guard.predictor.step = broken_once
+        for i in range(2):
+            image, info = camera_messages(frames[0].rgb, frames[0].k, header_at((100 + i) * 10**9, "camera"))
+            node.on_camera_info(info)
+            node.on_image(image)
+            deadline = time.monotonic() + 60
+            while len(calls) <= i or node.guard.snapshot().processed + node.guard.snapshot().errors <= i:
+                assert time.monotonic() < deadline, "the worker did not take the frame"
+                time.sleep(0.01)
+        c = node.guard.snapshot()
+        assert (c.errors, c.rejected, c.processed) == (1, 0, 1)
+        node.publish_diagnostics()
+        status = diagnostics[-1].status[0]
+        assert status.level == DiagnosticStatus.ERROR and "a bug in the model" in status.message
+        node.publish_diagnostics()  # the next period had no error
+        assert diagnostics[-1].status[0].level != DiagnosticStatus.ERROR
+        node.trigger_deactivate()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
