@@ -39,6 +39,7 @@ setup(
         "console_scripts": [
             "seqpose-eval = seqpose_core.evaluation.cli:main",
             "seqpose-synth = seqpose_core.synth.cli:main",
+            "seqpose-align = seqpose_core.selflabel.cli:main",
             "seqpose_node = seqpose_ros.node:main",
             "seqpose-replay = seqpose_ros.replay:main",
             "seqpose-bag = seqpose_ros.bag:main",

@@ -1,4 +1,5 @@
-"""``seqpose-synth``: synthetic NOCS-layout videos, and a contact sheet of what was generated."""
+"""``seqpose-synth``: synthetic NOCS-layout videos, and a contact sheet of what was generated; with
+--object-centric, videos of one object each filmed on an orbit (the self-labelling's input)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import cv2
 
-from seqpose_core.categories import CLASS_NAMES
+from seqpose_core.categories import CLASS_NAMES, class_id
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.selflabel.orbit import generate_videos
 from seqpose_core.synth.writer import SynthConfig, generate
 from seqpose_core.visualize import GT_COLOUR, draw_box, tile
 
@@ -45,6 +47,23 @@ def contact_sheet(root: str | Path, out: str | Path, per_scene: int = 3, columns
     return out
 
 
+def _object_centric(args: argparse.Namespace) -> int:
+    if args.out.exists() and any(args.out.iterdir()):
+        print(f"seqpose-synth: error: {args.out} is not empty; choose a new folder", file=sys.stderr)
+        return 2
+    try:
+        ids = [class_id(c) for c in args.categories]
+    except ValueError as exc:
+        print(f"seqpose-synth: error: --categories: {exc}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    count = generate_videos(
+        args.out, ids, args.object_centric, args.frames, (args.height, args.width), args.seed
+    )
+    print(f"wrote {count} object-centric videos to {args.out} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="seqpose-synth", description=__doc__)
     p.add_argument("--out", required=True, type=Path, help="dataset root to create (NOCS layout)")
@@ -55,7 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--contact-sheet", type=Path, help="also write a PNG of frames with GT boxes here")
+    p.add_argument(
+        "--object-centric",
+        type=int,
+        metavar="N",
+        help="instead: N object-centric videos per category (OUT/<category>/video_i, for seqpose-align)",
+    )
+    p.add_argument("--categories", nargs="*", default=list(CLASS_NAMES[1:]), help="with --object-centric")
     args = p.parse_args(argv)
+    if args.object_centric:
+        return _object_centric(args)
     if (args.out / "Real").exists():
         print(f"seqpose-synth: error: {args.out}/Real exists; choose a new folder", file=sys.stderr)
         return 2

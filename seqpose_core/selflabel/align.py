@@ -1,0 +1,232 @@
+"""Aligning the clouds of one category into one canonical frame (Sommer et al. 2024, step 1).
+
+Each cloud is first normalised (centred on its box, unit box diagonal: the NOCS convention).
+A video is aligned to a reference by hypotheses of similarity transforms: Umeyama fits on
+minimal sets of three feature nearest-neighbour correspondences (RANSAC), plus the 24
+proper rotations between the two clouds' principal axes. Each hypothesis is scored by cyclic
+distances, weighted into one score:
+  - geometric: a point goes to its nearest neighbour in the other cloud and back to the
+    nearest neighbour in its own; its distance to where it started, plus the first hop's
+    length (so that two clouds that merely overlap do not score as aligned), both ways;
+  - appearance: the first hop is geometric, the way back goes to the nearest neighbour in
+    feature space; a right alignment brings the point back near its start.
+Each distance d (unit-diameter clouds) becomes a weight exp(-d / tau); the score mixes the mean
+weights as (1 - w) geometry + w appearance (the paper: w = 0.2; w = 0 for geometry alone). The
+best hypotheses are refined by ICP. The reference is the candidate whose alignments of all the
+other videos score best on average: chosen by consistency, not at random.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from seqpose_core.selflabel.reconstruct import Cloud
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    appearance_weight: float = 0.2
+    tau: float = 0.05
+    hypotheses: int = 600  # RANSAC minimal sets
+    refine: int = 5  # best hypotheses refined by ICP
+    icp_steps: int = 15
+    reference_candidates: int = 4
+    seed: int = 0
+
+
+@dataclass
+class Similarity:
+    """p' = scale * rot @ p + t."""
+
+    scale: float
+    rot: np.ndarray
+    t: np.ndarray
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        return self.scale * points @ self.rot.T + self.t
+
+    def then(self, other: Similarity) -> Similarity:
+        """other after self."""
+        return Similarity(other.scale * self.scale, other.rot @ self.rot, other.apply(self.t))
+
+    def matrix(self) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = self.scale * self.rot, self.t
+        return m
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
+    """Least-squares similarity mapping src (N, 3) onto dst (N, 3) (Umeyama 1991)."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(b.T @ a / len(src))
+    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rot = u @ fix @ vt
+    var = (a**2).sum() / len(src)
+    scale = float(np.trace(np.diag(sig) @ fix) / var) if var > 0 else 1.0
+    return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
+
+
+def normalise(points: np.ndarray) -> Similarity:
+    """The transform that centres a cloud on its box and scales its box diagonal to 1."""
+    lo, hi = points.min(0), points.max(0)
+    scale = 1.0 / max(float(np.linalg.norm(hi - lo)), 1e-9)
+    return Similarity(scale, np.eye(3), -scale * (lo + hi) / 2)
+
+
+class Target:
+    """A normalised reference cloud with its search trees."""
+
+    def __init__(self, points: np.ndarray, features: np.ndarray | None):
+        self.points, self.features = points, features
+        self.tree = cKDTree(points)
+
+
+def feature_homes(src_feats: np.ndarray | None, ref: Target) -> np.ndarray | None:
+    """For each reference point, its nearest source point in feature space (M,), or None: the
+    appearance half of a cycle, which no transform changes, so it is found once per pair."""
+    if src_feats is None or ref.features is None:
+        return None
+    return (ref.features @ src_feats.T).argmax(1)
+
+
+def cyclic_score(src: np.ndarray, homes: np.ndarray | None, ref: Target, cfg: AlignConfig) -> float:
+    """Weighted cyclic score of a transformed, normalised source cloud against ref (higher: better);
+    homes: ``feature_homes`` (None: geometry alone)."""
+    tree = cKDTree(src)
+    hop, to_ref = ref.tree.query(src)
+    _, back = tree.query(ref.points[to_ref])
+    forward = hop + np.linalg.norm(src[back] - src, axis=1)
+    hop2, to_src = tree.query(ref.points)
+    _, back2 = ref.tree.query(src[to_src])
+    backward = hop2 + np.linalg.norm(ref.points[back2] - ref.points, axis=1)
+    geo = 0.5 * (np.exp(-forward / cfg.tau).mean() + np.exp(-backward / cfg.tau).mean())
+    w = cfg.appearance_weight if homes is not None else 0.0
+    if w == 0.0:
+        return float(geo)
+    home = src[homes[to_ref]]  # out to the nearest reference point, back by appearance
+    app = np.exp(-(hop + np.linalg.norm(home - src, axis=1)) / cfg.tau).mean()
+    return float((1 - w) * geo + w * app)
+
+
+def _axis_rotations() -> list[np.ndarray]:
+    """The 24 proper rotations that map coordinate axes onto coordinate axes."""
+    out = []
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1, -1), repeat=3):
+            m = np.zeros((3, 3))
+            m[range(3), perm] = signs
+            if np.linalg.det(m) > 0:
+                out.append(m)
+    return out
+
+
+AXIS_ROTATIONS = _axis_rotations()
+
+
+def principal_axes(points: np.ndarray) -> np.ndarray:
+    """Rows: the cloud's principal axes, largest variance first, as a proper rotation."""
+    _, _, vt = np.linalg.svd(points - points.mean(0), full_matrices=False)
+    return vt * np.sign(np.linalg.det(vt))
+
+
+def axis_hypotheses(src: np.ndarray, ref: np.ndarray) -> list[Similarity]:
+    """Rotations taking src's principal axes onto ref's, up to the axes' 24 proper relabellings."""
+    a, b = principal_axes(src), principal_axes(ref)
+    mu_s, mu_r = src.mean(0), ref.mean(0)
+    return [Similarity(1.0, b.T @ m @ a, mu_r - b.T @ m @ a @ mu_s) for m in AXIS_ROTATIONS]
+
+
+def feature_hypotheses(
+    src: np.ndarray, src_feats: np.ndarray, ref: Target, count: int, rng: np.random.Generator
+) -> list[Similarity]:
+    """Umeyama fits on random minimal sets of mutual feature nearest neighbours."""
+    sim = src_feats @ ref.features.T
+    fwd, bwd = sim.argmax(1), sim.argmax(0)
+    mutual = np.flatnonzero(bwd[fwd] == np.arange(len(src)))
+    pairs = mutual if len(mutual) >= 10 else np.arange(len(src))
+    out = []
+    for _ in range(count):
+        pick = rng.choice(pairs, 3, replace=False)
+        s = umeyama(src[pick], ref.points[fwd[pick]])
+        if 0.5 < s.scale < 2.0:
+            out.append(s)
+    return out
+
+
+def icp(src: np.ndarray, ref: Target, start: Similarity, steps: int) -> Similarity:
+    """Similarity ICP from start, on the 80 % closest nearest-neighbour pairs each step."""
+    current = start
+    for _ in range(steps):
+        moved = current.apply(src)
+        dist, idx = ref.tree.query(moved)
+        keep = dist <= np.quantile(dist, 0.8)
+        step = umeyama(moved[keep], ref.points[idx[keep]])
+        current = current.then(step)
+    return current
+
+
+@dataclass
+class PairAlignment:
+    transform: Similarity  # normalised source -> normalised reference
+    score: float
+
+
+def align_pair(
+    src: np.ndarray, src_feats: np.ndarray | None, ref: Target, cfg: AlignConfig, rng: np.random.Generator
+) -> PairAlignment:
+    """Best similarity from a normalised source cloud onto a normalised reference."""
+    hyps = axis_hypotheses(src, ref.points)
+    if src_feats is not None and ref.features is not None and cfg.hypotheses:
+        hyps += feature_hypotheses(src, src_feats, ref, cfg.hypotheses, rng)
+    homes = feature_homes(src_feats, ref) if cfg.appearance_weight > 0 else None
+    scores = np.array([cyclic_score(h.apply(src), homes, ref, cfg) for h in hyps])
+    best = PairAlignment(hyps[int(scores.argmax())], float(scores.max()))
+    for i in np.argsort(-scores)[: cfg.refine]:
+        refined = icp(src, ref, hyps[i], cfg.icp_steps)
+        score = cyclic_score(refined.apply(src), homes, ref, cfg)
+        if score > best.score:
+            best = PairAlignment(refined, score)
+    return best
+
+
+@dataclass
+class CategoryAlignment:
+    """Per video: its world -> canonical similarity (NOCS-normalised reference frame) and score."""
+
+    names: list[str]
+    reference: str
+    transforms: list[Similarity]
+    scores: list[float]
+
+
+def _candidates(clouds: list[Cloud], count: int) -> list[int]:
+    """Reference candidates: the clouds with the most points (the best-covered objects)."""
+    return list(np.argsort([-len(c.points) for c in clouds], kind="stable")[:count])
+
+
+def align_category(clouds: list[Cloud], cfg: AlignConfig = AlignConfig()) -> CategoryAlignment:
+    """Align every cloud of a category into the canonical frame of the most consistent reference."""
+    norms = [normalise(c.points) for c in clouds]
+    pts = [n.apply(c.points) for n, c in zip(norms, clouds, strict=True)]
+    feats = [c.features if cfg.appearance_weight > 0 else None for c in clouds]
+    best: tuple[float, int, list[PairAlignment]] | None = None
+    for r in _candidates(clouds, cfg.reference_candidates):
+        ref = Target(pts[r], feats[r])
+        rng = np.random.default_rng(cfg.seed)
+        pairs = [
+            PairAlignment(Similarity(1.0, np.eye(3), np.zeros(3)), 1.0)
+            if i == r
+            else align_pair(pts[i], feats[i], ref, cfg, rng)
+            for i in range(len(clouds))
+        ]
+        mean = float(np.mean([p.score for i, p in enumerate(pairs) if i != r]))
+        if best is None or mean > best[0]:
+            best = (mean, r, pairs)
+    _, r, pairs = best
+    transforms = [n.then(p.transform) for n, p in zip(norms, pairs, strict=True)]
+    return CategoryAlignment([c.name for c in clouds], clouds[r].name, transforms, [p.score for p in pairs])

@@ -1,0 +1,81 @@
+"""NOCS-layout training labels from an alignment: the new category becomes ordinary training data.
+
+Per video, its cloud in the canonical frame gives the instance's box: the object frame has the
+canonical axes and the box centre as origin, and its size is the box's extents over the
+video's scale (metres, since the depth is metric). Each frame's pose follows from the camera
+pose: object -> world -> camera. The frames are written as REAL-layout scenes (color, depth,
+mask, meta, label.pkl with ``size``), which ``NocsFrames`` / ``NocsClips`` read unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from seqpose_core.categories import class_id
+from seqpose_core.data.nocs_io import (
+    MetaEntry,
+    write_camera_pose,
+    write_color,
+    write_depth,
+    write_label,
+    write_mask,
+    write_meta,
+)
+from seqpose_core.selflabel.align import Similarity
+from seqpose_core.selflabel.reconstruct import Cloud
+from seqpose_core.selflabel.videos import ObjectVideo
+
+INSTANCE = 1
+
+
+def object_in_world(
+    cloud: Cloud, world_to_canonical: Similarity
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The instance's object -> world rotation (3, 3), origin (3,) and metric size (3,)."""
+    canonical = world_to_canonical.apply(cloud.points)
+    lo, hi = canonical.min(0), canonical.max(0)
+    s, rot = world_to_canonical.scale, world_to_canonical.rot
+    centre = rot.T @ ((lo + hi) / 2 - world_to_canonical.t) / s
+    return rot.T, centre, (hi - lo) / s
+
+
+def frame_label(cls: int, rot: np.ndarray, t: np.ndarray, size: np.ndarray, mask: np.ndarray) -> dict:
+    """One object's label.pkl entry in the camera frame (NOCS: scale = box diagonal)."""
+    ys, xs = np.nonzero(mask)
+    bbox = [int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1] if len(ys) else [0, 0, 0, 0]
+    scale = float(np.linalg.norm(size))
+    return {
+        "class_ids": [cls],
+        "bboxes": np.array([bbox], np.int32),
+        "scales": np.array([scale], np.float32),
+        "rotations": rot[None].astype(np.float32),
+        "translations": t[None].astype(np.float32),
+        "instance_ids": [INSTANCE],
+        "model_list": ["self_labelled"],
+        "size": (size / scale)[None].astype(np.float32),
+    }
+
+
+def write_video_labels(
+    root: Path, scene_id: int, video: ObjectVideo, cloud: Cloud, transform: Similarity
+) -> int:
+    """One video as scene ``scene_id`` of root/Real/train; returns the frames written."""
+    folder = Path(root) / "Real" / "train" / f"scene_{scene_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    obj_rot, obj_t, size = object_in_world(cloud, transform)
+    cls = class_id(video.category)
+    for f, pose in enumerate(video.cam_to_world):
+        prefix = folder / f"{f:04d}_"
+        cam_rot, cam_t = pose[:3, :3], pose[:3, 3]
+        mask = video.mask[f] if video.mask is not None else np.ones(video.rgb.shape[1:3], bool)
+        label = frame_label(cls, cam_rot.T @ obj_rot, cam_rot.T @ (obj_t - cam_t), size, mask)
+        write_color(Path(f"{prefix}color.png"), video.rgb[f])
+        depth = video.depth[f] if video.depth is not None else np.zeros(mask.shape, np.float32)
+        write_depth(Path(f"{prefix}depth.png"), depth)  # none: no dense depth target (all invalid)
+        write_mask(Path(f"{prefix}mask.png"), np.where(mask, INSTANCE, 255).astype(np.uint8))
+        write_meta(Path(f"{prefix}meta.txt"), [MetaEntry(INSTANCE, cls, "self_labelled")])
+        write_label(Path(f"{prefix}label.pkl"), label)
+        write_camera_pose(Path(f"{prefix}camera_pose.txt"), pose)
+    return len(video.cam_to_world)

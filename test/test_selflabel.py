@@ -1,0 +1,120 @@
+"""Self-labelling from object-centric videos: the cyclic score, RANSAC, the video folders."""
+
+import itertools
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from seqpose_core.geometry import rotation_about_y
+from seqpose_core.selflabel.align import AlignConfig, Similarity, Target, align_pair, cyclic_score, normalise
+from seqpose_core.selflabel.evaluate import rotation_errors
+from seqpose_core.selflabel.orbit import generate_videos
+from seqpose_core.selflabel.videos import VideoError, read_category, read_video
+
+
+def rotation(axis, degrees):
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    a = np.radians(degrees)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
+
+
+def l_shape(n=400, seed=0):
+    """An asymmetric cloud: a box with a bar off one corner, normalised."""
+    rng = np.random.default_rng(seed)
+    body = rng.uniform([-0.5, -0.2, -0.3], [0.5, 0.2, 0.3], (n, 3))
+    bar = rng.uniform([0.3, 0.2, 0.1], [0.5, 0.6, 0.3], (n // 3, 3))
+    pts = np.concatenate([body, bar])
+    return normalise(pts).apply(pts)
+
+
+def test_the_cyclic_score_is_perfect_for_a_shape_and_itself_and_falls_with_misalignment():
+    pts = l_shape()
+    ref = Target(pts, None)
+    cfg = AlignConfig(appearance_weight=0.0)
+    scores = [cyclic_score(pts @ rotation([0.3, 1, 0.2], deg).T, None, ref, cfg) for deg in (0, 10, 30, 90)]
+    assert scores[0] == pytest.approx(1.0)
+    assert all(a > b for a, b in itertools.pairwise(scores)), scores
+
+
+def test_ransac_recovers_a_known_similarity_from_noisy_correspondences_with_outliers():
+    rng = np.random.default_rng(1)
+    src = l_shape(seed=2)
+    truth = Similarity(1.1, rotation([1, 2, 0.5], 140), np.array([0.05, -0.02, 0.1]))
+    ref_pts = truth.apply(src) + rng.normal(0, 0.004, src.shape)
+    feats = rng.normal(size=(len(src), 16))
+    ref_feats = feats.copy()
+    outliers = rng.random(len(src)) < 0.4
+    ref_feats[outliers] = rng.permutation(ref_feats[outliers])  # 40 % wrong correspondences
+    unit = lambda f: f / np.linalg.norm(f, axis=1, keepdims=True)  # noqa: E731
+    cfg = AlignConfig(appearance_weight=0.2, hypotheses=200)
+    found = align_pair(src, unit(feats), Target(ref_pts, unit(ref_feats)), cfg, rng).transform
+    angle = np.degrees(np.arccos(np.clip((np.trace(found.rot.T @ truth.rot) - 1) / 2, -1, 1)))
+    assert angle < 2.0 and found.scale == pytest.approx(1.1, rel=0.02)
+    assert np.linalg.norm(found.t - truth.t) < 0.02
+
+
+def test_the_metric_forgives_one_global_rotation_and_symmetric_objects_their_turn_about_up():
+    truth = np.stack([rotation_about_y(a) for a in np.linspace(0, 5, 8)])
+    g = rotation([1, 1, 0], 70)
+    found = np.stack([g @ r.T for r in truth])  # world -> canonical, one global rotation off
+    assert rotation_errors(found, truth, symmetric=False).max() < 1e-3
+    turned = np.stack([rotation_about_y(0.4 * i) @ f for i, f in enumerate(found)])
+    assert rotation_errors(turned, truth, symmetric=True).max() < 1e-3
+    assert np.median(rotation_errors(turned, truth, symmetric=False)) > 10
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    generate_videos(root, [3], 2, frames=6, size=(60, 80), seed=4)
+    return root / "camera"
+
+
+def test_bad_video_folders_get_an_error_that_names_the_video(videos, tmp_path):
+    short = tmp_path / "short"
+    shutil.copytree(videos / "video_000", short)
+    doc = json.loads((short / "video.json").read_text())
+    (short / "video.json").write_text(json.dumps({**doc, "cam_to_world": doc["cam_to_world"][:2]}))
+    with pytest.raises(VideoError, match="short: 2 frames"):
+        read_video(short)
+    no_depth = tmp_path / "no_depth"
+    shutil.copytree(videos / "video_000", no_depth)
+    shutil.rmtree(no_depth / "depth")
+    with pytest.raises(VideoError, match="no_depth: no depth images"):
+        read_video(no_depth)
+    assert read_video(no_depth, need_depth=False).depth is None
+    mixed = tmp_path / "mixed"
+    shutil.copytree(videos, mixed)
+    doc = json.loads((mixed / "video_001" / "video.json").read_text())
+    (mixed / "video_001" / "video.json").write_text(json.dumps({**doc, "category": "mug"}))
+    with pytest.raises(VideoError, match=r"different categories.*video_001"):
+        read_category(mixed)
+
+
+def test_written_labels_read_back_through_the_nocs_readers_with_the_known_poses(videos, tmp_path):
+    from seqpose_core.data.nocs_dataset import NocsFrames
+    from seqpose_core.selflabel.labels import write_video_labels
+    from seqpose_core.selflabel.reconstruct import build_cloud
+    from seqpose_core.selflabel.videos import read_truth
+
+    video = read_video(videos / "video_000")
+    truth = read_truth(video.path)
+    obj = json.loads((video.path / "truth.json").read_text())
+    to_world = np.asarray(obj["object_to_world"])
+    # the canonical frame of the truth: world -> object, so the labels must give the true poses
+    canonical = Similarity(1.0, truth.T, -truth.T @ to_world[:3, 3])
+    cloud = build_cloud(video, None)
+    write_video_labels(tmp_path, 1, video, cloud, canonical)
+    frames = NocsFrames(tmp_path, "real_train")
+    assert len(frames) == len(video.cam_to_world)
+    for i in (0, 3):
+        o = frames[i].objects
+        pose = video.cam_to_world[i]
+        np.testing.assert_allclose(o.rotations[0], pose[:3, :3].T @ truth, atol=1e-5)
+        centre = pose[:3, :3].T @ (to_world[:3, 3] - pose[:3, 3])
+        assert np.linalg.norm(o.translations[0] - centre) < 0.01  # the box of the seen points
+        np.testing.assert_allclose(o.sizes[0], obj["size"], rtol=0.15)
+        assert frames[i].objects.class_ids[0] == 3
