@@ -32,25 +32,6 @@ BOX_EDGES = np.array(
 )
 
 
-def rot6d_to_matrix(d6: np.ndarray) -> np.ndarray:
-    """6D rotation (Zhou et al. 2019) to matrix by Gram-Schmidt.
-
-    The 6 numbers are the first two *columns* of R: ``d6 = [R[:, 0], R[:, 1]]``.
-    d6: (..., 6) -> (..., 3, 3).
-    """
-    a1, a2 = d6[..., 0:3], d6[..., 3:6]
-    b1 = a1 / np.linalg.norm(a1, axis=-1, keepdims=True)
-    a2 = a2 - np.sum(b1 * a2, axis=-1, keepdims=True) * b1
-    b2 = a2 / np.linalg.norm(a2, axis=-1, keepdims=True)
-    b3 = np.cross(b1, b2)
-    return np.stack([b1, b2, b3], axis=-1)
-
-
-def matrix_to_rot6d(rot: np.ndarray) -> np.ndarray:
-    """Rotation matrix to its 6D representation: (..., 3, 3) -> (..., 6)."""
-    return np.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
-
-
 def rigid_transform(rot: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Rotation (3, 3) and translation (3,) -> the 4 x 4 transform p' = R p + t."""
     m = np.eye(4)
@@ -132,11 +113,6 @@ def rotation_error_deg(
     with np.errstate(invalid="ignore"):
         y_angle = np.arccos(np.clip(cos_y, -1.0, 1.0) if clip_y else cos_y)
     return np.where(np.asarray(symmetric)[None], y_angle, full) * (180 / np.pi)
-
-
-def translation_error(t_pred: np.ndarray, t_gt: np.ndarray) -> np.ndarray:
-    """Euclidean distance between translations, in the units given: (..., 3) -> (...)."""
-    return np.linalg.norm(np.asarray(t_pred) - np.asarray(t_gt), axis=-1)
 
 
 def rotation_about_y(theta: float | np.ndarray) -> np.ndarray:

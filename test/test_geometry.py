@@ -1,17 +1,17 @@
 import numpy as np
 import pytest
+import torch
 
 from seqpose_core.categories import class_id, is_symmetric
 from seqpose_core.geometry import (
     box_corners,
-    matrix_to_rot6d,
     pose_to_srt,
     project_points,
-    rot6d_to_matrix,
     rotation_about_y,
     rotation_error_deg,
     srt_to_pose,
 )
+from seqpose_core.model.rotation import rot6d_to_matrix as rot6d_to_matrix_torch
 
 
 def random_rotations(n, seed=0):
@@ -26,6 +26,15 @@ def random_rotations(n, seed=0):
         ],
         -2,
     )
+
+
+def rot6d_to_matrix(d6):
+    return rot6d_to_matrix_torch(torch.from_numpy(d6)).numpy()
+
+
+def matrix_to_rot6d(rot):
+    """The 6 numbers are the first two columns of R."""
+    return np.concatenate([rot[..., :, 0], rot[..., :, 1]], axis=-1)
 
 
 def test_rot6d_round_trip_and_orthonormalisation():

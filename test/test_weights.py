@@ -2,12 +2,13 @@
 
 import pytest
 import torch
+from support.official_weights import dinov2_to_official
 from transformers import DepthAnythingForDepthEstimation, Dinov2Model
 
 from seqpose_core.model.backbone import depth_anything_config, dinov2_config
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import build_model
-from seqpose_core.model.weights import WeightsError, dinov2_to_official
+from seqpose_core.model.weights import WeightsError
 
 CFG = dict(input_size=(112, 154))
 

@@ -6,8 +6,6 @@ same camera frame, so every 3D annotation still projects onto its object.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -83,8 +81,3 @@ class PhotometricJitter:
         img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
         img += r.normal(0, self.noise, img.shape)
         return frame.with_(rgb=np.clip(img, 0, 255).astype(np.uint8))
-
-
-def eval_transform(out_hw: tuple[int, int] = INPUT_SIZE) -> Callable[[Frame], Frame]:
-    """The evaluation-time transform: resize and centre-crop only (training adds the jitter)."""
-    return functools.partial(resize_crop, out_hw=out_hw)

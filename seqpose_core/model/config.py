@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-# DINOv2 sizes and DepthAnythingV2's DPT decoder widths per encoder (DESIGN.md section 2).
+# DINOv2 sizes and DepthAnythingV2's DPT decoder widths per encoder (docs/architecture.md, "The model").
 # "tiny" is ours: a small random-weight encoder for tests and CPU training.
 ENCODERS: dict[str, dict] = {
     "tiny": {
@@ -72,7 +72,9 @@ class ModelConfig:
     infer_queries: int = 100  # inference only: after the first layer keep the best this many queries (0: all)
     dn_noise: float = 0.4  # denoising anchor shift, up to this fraction of the object size per axis
     dn_label_noise: float = 0.2  # probability that a denoising query's class is replaced
-    heading_bins: int = 0  # classify the heading about the up axis into this many bins (0: 6D only)
+    # classify the heading about the up axis into this many bins (0: 6D only). No config uses it: it
+    # did not help the tiny CPU model (model card) and stays for a run with pretrained DINOv2 weights
+    heading_bins: int = 0
     freeze_encoder: bool = True
     encoder_weights: str = ""  # DINOv2 checkpoint (official .pth or Hugging Face folder); "" = random
     decoder_weights: str = ""  # DepthAnythingV2 checkpoint (encoder + DPT decoder); "" = random

@@ -1,4 +1,4 @@
-"""6D rotations in torch (Zhou et al. 2019), matching ``seqpose_core.geometry``'s numpy ones."""
+"""6D rotations in torch (Zhou et al. 2019): the pose head's rotation, Gram-Schmidt on two columns."""
 
 from __future__ import annotations
 
@@ -13,8 +13,3 @@ def rot6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
     b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
     b3 = torch.cross(b1, b2, dim=-1)
     return torch.stack([b1, b2, b3], dim=-1)
-
-
-def matrix_to_rot6d(rot: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) -> (..., 6)."""
-    return torch.cat([rot[..., :, 0], rot[..., :, 1]], dim=-1)

@@ -99,23 +99,6 @@ def dinov2_from_official(state: dict[str, torch.Tensor], where: str) -> dict[str
     return out
 
 
-def dinov2_to_official(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """transformers Dinov2 keys -> official keys (for exporting, and for tests of the loader)."""
-    out = {}
-    for name, value in state.items():
-        m = re.match(r"^encoder\.layer\.(\d+)\.attention\.q_proj\.(weight|bias)$", name)
-        if m:
-            parts = [state[f"encoder.layer.{m[1]}.attention.{p}_proj.{m[2]}"] for p in "qkv"]
-            out[f"blocks.{m[1]}.attn.qkv.{m[2]}"] = torch.cat(parts, 0)
-            continue
-        if re.match(r"^encoder\.layer\.\d+\.attention\.[kv]_proj\.", name):
-            continue
-        renamed = _rename(name, _DINO_TO_OFFICIAL)
-        if renamed is not None:
-            out[renamed] = value
-    return out
-
-
 def dpt_from_official(state: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
     """Official DepthAnythingV2 ``depth_head.*`` keys -> transformers DepthAnythingNeck keys."""
     out = {}
