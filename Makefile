@@ -58,7 +58,7 @@ test: lint pytest
 # The main job on the embedded default: a new synthetic scene, recorded as a bag, played into
 # the seqpose node; the report lands in reports/demo/report.
 demo: setup
-	$(PY) -m seqpose_ros.demo --out reports/demo
+	$(PY) -m seqpose_ros.bags.demo --out reports/demo
 
 # The synthetic benchmark end to end (about 3 hours on 2 CPU cores: 150 min of training): data (kept
 # when there), both training stages with step-based schedules (continued when interrupted), then the

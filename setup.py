@@ -40,9 +40,9 @@ setup(
             "seqpose-eval = seqpose_core.evaluation.cli:main",
             "seqpose-synth = seqpose_core.synth.cli:main",
             "seqpose-align = seqpose_core.selflabel.cli:main",
-            "seqpose_node = seqpose_ros.node:main",
-            "seqpose-replay = seqpose_ros.replay:main",
-            "seqpose-bag = seqpose_ros.bag:main",
+            "seqpose_node = seqpose_ros.node.node:main",
+            "seqpose-replay = seqpose_ros.bags.replay:main",
+            "seqpose-bag = seqpose_ros.bags.bag:main",
         ]
     },
 )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from support.processes import Background, start_background
 
-from seqpose_ros.graph_env import private_graph
+from seqpose_ros.node.graph_env import private_graph
 
 _ROS_HOME = tempfile.mkdtemp(prefix="seqpose-test-ros-")
 private_graph(force=True)

@@ -61,3 +61,19 @@ def test_every_msg_file_is_built():
     cmake = (ROOT / "CMakeLists.txt").read_text()
     for msg in (ROOT / "msg").glob("*.msg"):
         assert f"msg/{msg.name}" in cmake, f"{msg.name} is not in rosidl_generate_interfaces"
+
+
+def test_the_node_side_never_imports_the_bag_tools():
+    offenders = []
+    for path in (ROOT / "seqpose_ros" / "node").rglob("*.py"):
+        for line in path.read_text().splitlines():
+            words = line.split()
+            if (
+                words[:1] in (["import"], ["from"])
+                and len(words) > 1
+                and words[1].startswith("seqpose_ros.bags")
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
+    assert not offenders
+    bag_side = [p.name for p in (ROOT / "seqpose_ros" / "bags").glob("*.py")]
+    assert {"bag.py", "live.py", "replay.py", "demo.py"} <= set(bag_side)

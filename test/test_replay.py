@@ -14,7 +14,7 @@ from seqpose_core.checkpoint import save_model
 from seqpose_core.geometry import quaternion_to_matrix
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
-from seqpose_ros.bag import (
+from seqpose_ros.bags.bag import (
     IMAGE,
     INFO,
     BagError,
@@ -25,10 +25,10 @@ from seqpose_ros.bag import (
     typestore,
     write_nocs_bag,
 )
-from seqpose_ros.live import replay_live
-from seqpose_ros.replay import main as replay_main
-from seqpose_ros.replay import replay_offline
-from seqpose_ros.report import write_replay_report
+from seqpose_ros.bags.live import replay_live
+from seqpose_ros.bags.replay import main as replay_main
+from seqpose_ros.bags.replay import replay_offline
+from seqpose_ros.bags.report import write_replay_report
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_bag_round_trip_keeps_images_intrinsics_and_ground_truth(bag, synth_root
 
 def test_offline_and_live_replay_agree(bag, checkpoint, tmp_path, monkeypatch):
     from seqpose_core.checkpoint import load_model
-    from seqpose_ros import live as live_module
+    from seqpose_ros.bags import live as live_module
 
     opens = []
 
@@ -137,7 +137,7 @@ def _write_bag(path, with_info, encoding="rgb8"):
         msg.encoding = encoding
         w.write(img, 1_000_000_000, ts.serialize_cdr(msg, IMAGE))
         if info is not None:
-            from seqpose_ros.bag import _info
+            from seqpose_ros.bags.bag import _info
 
             w.write(info, 1_000_000_000, ts.serialize_cdr(_info(ts, header, np.eye(3) * 100, (4, 4)), INFO))
 

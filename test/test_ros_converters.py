@@ -11,8 +11,8 @@ from visualization_msgs.msg import Marker
 
 from seqpose_core.geometry import rotation_about_y
 from seqpose_core.predictor import PoseEstimate
-from seqpose_ros.bag import stamp_ns
-from seqpose_ros.converters import (
+from seqpose_ros.bags.bag import stamp_ns
+from seqpose_ros.node.converters import (
     ConversionError,
     camera_info_to_k,
     camera_messages,
@@ -143,7 +143,7 @@ def test_markers_draw_boxes_axes_and_labels():
 def test_invalid_stamps_and_empty_frame_ids_are_refused():
     from builtin_interfaces.msg import Time
 
-    from seqpose_ros.converters import frame_id, stamp_seconds
+    from seqpose_ros.node.converters import frame_id, stamp_seconds
 
     assert stamp_seconds(Header(stamp=Time(sec=3, nanosec=500_000_000))) == 3.5
     with pytest.raises(ConversionError, match="nanosec 1000000000 is not below 1e9"):
@@ -159,18 +159,18 @@ def test_camera_info_for_another_image_size_is_refused():
     from seqpose_core.model.config import tiny_config
     from seqpose_core.model.seqpose import SeqPose
     from seqpose_core.predictor import Predictor
-    from seqpose_ros.pipeline import Rejected, StreamGuard
+    from seqpose_ros.node.pipeline import Rejected, StreamGuard
 
     torch.manual_seed(0)
     guard = StreamGuard(Predictor(SeqPose(tiny_config(input_size=(112, 154))), "cpu"))
     k = np.array([[500.0, 0, 320], [0, 505.0, 240], [0, 0, 1]])
-    guard.add_camera_info("cam", 1.0, k, (1280, 960))
+    guard.infos.add("cam", 1.0, k, (1280, 960))
     with pytest.raises(Rejected, match="camera_info is for 1280 x 960 images, this image is 640 x 480"):
         guard.process(np.zeros((480, 640, 3), np.uint8), "cam", 1.0)
-    assert guard.counters.rejected == 1
-    guard.add_camera_info("cam", 2.0, k, (640, 480))
+    assert guard.counters.snapshot().rejected == 1
+    guard.infos.add("cam", 2.0, k, (640, 480))
     guard.process(np.zeros((480, 640, 3), np.uint8), "cam", 2.0)
-    assert guard.counters.processed == 1
+    assert guard.counters.snapshot().processed == 1
 
 
 def test_transforms_round_trip_and_malformed_ones_are_named():

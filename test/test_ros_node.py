@@ -23,7 +23,7 @@ from seqpose_core.model.config import tiny_config  # noqa: E402
 from seqpose_core.model.seqpose import SeqPose  # noqa: E402
 from seqpose_core.predictor import Predictor  # noqa: E402
 from seqpose_core.visualize import PRED_COLOUR  # noqa: E402
-from seqpose_ros.converters import detections_to_estimates, image_to_rgb, transform_msg  # noqa: E402
+from seqpose_ros.node.converters import detections_to_estimates, image_to_rgb, transform_msg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD, MAX_DET = 0.0, 6
@@ -45,7 +45,7 @@ def start_node(background, checkpoint, **params):
     args = [
         sys.executable,
         "-m",
-        "seqpose_ros.node",
+        "seqpose_ros.node.node",
         "--ros-args",
         "--params-file",
         str(ROOT / "config" / "seqpose.yaml"),
@@ -221,7 +221,7 @@ def test_lifecycle_transitions_in_process(checkpoint):
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from seqpose_ros.node import SeqPoseNode
+    from seqpose_ros.node.node import SeqPoseNode
 
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -246,7 +246,7 @@ def test_parameters_are_range_checked_at_start_and_at_run_time(checkpoint, capfd
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from seqpose_ros.node import SeqPoseNode
+    from seqpose_ros.node.node import SeqPoseNode
 
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -429,8 +429,8 @@ def test_an_error_of_the_model_is_counted_apart_from_rejections_and_the_next_fra
     from rclpy.lifecycle import TransitionCallbackReturn
     from rclpy.parameter import Parameter
 
-    from seqpose_ros.converters import camera_messages, header_at
-    from seqpose_ros.node import SeqPoseNode
+    from seqpose_ros.node.converters import camera_messages, header_at
+    from seqpose_ros.node.node import SeqPoseNode
 
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -457,10 +457,13 @@ def test_an_error_of_the_model_is_counted_apart_from_rejections_and_the_next_fra
             node.on_camera_info(info)
             node.on_image(image)
             deadline = time.monotonic() + 60
-            while len(calls) <= i or node.guard.snapshot().processed + node.guard.snapshot().errors <= i:
+            while (
+                len(calls) <= i
+                or node.guard.counters.snapshot().processed + node.guard.counters.snapshot().errors <= i
+            ):
                 assert time.monotonic() < deadline, "the worker did not take the frame"
                 time.sleep(0.01)
-        c = node.guard.snapshot()
+        c = node.guard.counters.snapshot()
         assert (c.errors, c.rejected, c.processed) == (1, 0, 1)
         node.publish_diagnostics()
         status = diagnostics[-1].status[0]

@@ -11,9 +11,9 @@ import yaml
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
-from seqpose_ros.graph_env import private_graph
-from seqpose_ros.params import DEFAULTS, NodeParams, check
-from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
+from seqpose_ros.node.graph_env import private_graph
+from seqpose_ros.node.params import DEFAULTS, NodeParams, check
+from seqpose_ros.node.pipeline import Rejected, StreamGuard, reason_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 K = np.array([[300.0, 0, 160], [0, 300.0, 120], [0, 0, 1]])
@@ -25,8 +25,8 @@ def guard(multi_frame: bool) -> StreamGuard:
     model = SeqPose(tiny_config(input_size=(112, 154)))
     g = StreamGuard(Predictor(model, "cpu", multi_frame), max_infos=100)
     for i in range(40):
-        g.add_camera_info("cam", 0.1 * i, K, (320, 240))
-        g.add_camera_info("other", 0.1 * i, K, (320, 240))
+        g.infos.add("cam", 0.1 * i, K, (320, 240))
+        g.infos.add("other", 0.1 * i, K, (320, 240))
     return g
 
 
@@ -35,7 +35,7 @@ def test_a_reset_is_counted_once_and_reported_by_one_frame(multi_frame):
     g = guard(multi_frame)
     reasons = [g.process(RGB, "cam", 0.1 * i).reset_reason for i in range(2)]
     g.request_reset("requested on ~/reset")
-    assert g.snapshot().resets == 1 and len(g.predictor.memory) == (1 if multi_frame else 0) * 2
+    assert g.counters.snapshot().resets == 1 and len(g.predictor.memory) == (1 if multi_frame else 0) * 2
     reasons += [g.process(RGB, "cam", 0.1 * i).reset_reason for i in range(2, 5)]
     reasons.append(g.process(RGB, "other", 0.5).reset_reason)  # a new camera: one more reset
     reasons += [g.process(RGB, "other", 0.1 * i).reset_reason for i in range(6, 8)]
@@ -49,7 +49,7 @@ def test_a_reset_is_counted_once_and_reported_by_one_frame(multi_frame):
         "",
         "",
     ]
-    assert g.snapshot().resets == 2 and g.snapshot().processed == 8
+    assert g.counters.snapshot().resets == 2 and g.counters.snapshot().processed == 8
 
 
 def test_reset_requests_from_another_thread_count_each_and_never_clear_mid_frame():
@@ -69,7 +69,7 @@ def test_reset_requests_from_another_thread_count_each_and_never_clear_mid_frame
     for i in range(30):
         g.process(RGB, "cam", 0.1 * i)
     requester.join()
-    assert g.snapshot().resets == 20 and not any(cleared_during_step)
+    assert g.counters.snapshot().resets == 20 and not any(cleared_during_step)
 
 
 def test_rejections_are_counted_per_kind_and_the_window_restarts():
@@ -79,11 +79,11 @@ def test_rejections_are_counted_per_kind_and_the_window_restarts():
             g.process(RGB, frame, 1.0)
     with pytest.raises(Rejected):
         g.process(np.zeros((480, 640, 3), np.uint8), "cam", 1.0)  # camera info for another size
-    window = g.take_window()
+    window = g.counters.take_window()
     assert window.rejected == window.rejected_since == 4 and len(window.rejected_by) == 2
     assert window.rejected_by[reason_kind("no camera_info for frame 'x' within 0.5 s of 1.000")] == 3
     g.process(RGB, "cam", 1.1)
-    later = g.take_window()
+    later = g.counters.take_window()
     assert later.rejected == 4 and later.rejected_since == 0 and later.processed_since == 1
 
 

@@ -1,4 +1,4 @@
-"""The pip environment's TF tree (seqpose_ros.tf_buffer): chains, interpolation, no extrapolation."""
+"""The pip environment's TF tree (seqpose_ros.node.tf_buffer): chains, interpolation, no extrapolation."""
 
 import threading
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from seqpose_ros.tf_buffer import StampedTransform, TransformBuffer, TransformUnavailable
+from seqpose_ros.node.tf_buffer import StampedTransform, TransformBuffer, TransformUnavailable
 
 
 def rigid(rotvec: tuple[float, float, float], t: tuple[float, float, float]) -> np.ndarray:

@@ -11,8 +11,8 @@ from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from std_msgs.msg import Header
 
 from seqpose_core.estimates import PoseEstimate
-from seqpose_ros.converters import to_transforms
-from seqpose_ros.tf_out import TF_QOS, TfOut
+from seqpose_ros.node.converters import to_transforms
+from seqpose_ros.node.tf_out import TF_QOS, TfOut
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from sensor_msgs.msg import CameraInfo, Image
 from seqpose.msg import FrameStatus
 
 from seqpose_core.data.nocs_dataset import REAL_K
-from seqpose_ros import names
-from seqpose_ros.bag import stamp_ns
-from seqpose_ros.converters import camera_messages, header_at
+from seqpose_ros.bags.bag import stamp_ns
+from seqpose_ros.node import names
+from seqpose_ros.node.converters import camera_messages, header_at
 
 
 class Camera:

@@ -16,7 +16,7 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from seqpose_ros.converters import k_to_camera_info, rgb_to_image
+from seqpose_ros.node.converters import k_to_camera_info, rgb_to_image
 
 
 def header(stamp: float, frame_id: str = "cam_optical") -> Header:

@@ -1,6 +1,6 @@
 """The replay report (ROS-free): per-frame records of a replay, their NOCS metrics, tracking
 metrics, latency statistics and annotated frames (predictions red, ground truth green).
-Offline replay (``seqpose_ros.replay``) and live replay (``seqpose_ros.live``) both write it."""
+Offline replay (``seqpose_ros.bags.replay``) and live replay (``seqpose_ros.bags.live``) both write it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from seqpose_core.evaluation.report import write_report
 from seqpose_core.evaluation.results import ImageResult
 from seqpose_core.evaluation.tracking import track_frame, tracking_metrics
 from seqpose_core.visualize import GT_COLOUR, draw_box, draw_estimates, tile
-from seqpose_ros.bag import BagFrame, read_camera_bag
+from seqpose_ros.bags.bag import BagFrame, read_camera_bag
 
 
 @dataclass

@@ -34,8 +34,8 @@ from seqpose_core.checkpoint import CheckpointError
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
 from seqpose_core.visualize import draw_estimates
-from seqpose_ros import names
-from seqpose_ros.converters import (
+from seqpose_ros.node import names
+from seqpose_ros.node.converters import (
     ConversionError,
     camera_info_to_k,
     frame_id,
@@ -46,10 +46,10 @@ from seqpose_ros.converters import (
     to_markers,
     to_transforms,
 )
-from seqpose_ros.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check, usage
-from seqpose_ros.pipeline import Rejected, StreamGuard, reason_kind
-from seqpose_ros.tf_out import TfOut
-from seqpose_ros.tf_source import CameraPoses
+from seqpose_ros.node.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check, usage
+from seqpose_ros.node.pipeline import Rejected, StreamGuard, reason_kind
+from seqpose_ros.node.tf_out import TfOut
+from seqpose_ros.node.tf_source import CameraPoses
 
 LOG_PERIOD = 5.0  # seconds between log lines of one kind of rejection
 
@@ -114,8 +114,7 @@ class SeqPoseNode(LifecycleNode):
         """After a set: refresh the typed parameters; the runtime ones reach the predictor now."""
         self.params = self._read_parameters()
         if self.guard is not None and any(p.name in RUNTIME for p in params):
-            self.guard.predictor.score_threshold = self.params.score_threshold
-            self.guard.predictor.max_detections = self.params.max_detections
+            self.guard.set_runtime(self.params.score_threshold, self.params.max_detections)
 
     # lifecycle ---------------------------------------------------------------------
     def _load_model(self) -> SeqPose:
@@ -227,16 +226,14 @@ class SeqPoseNode(LifecycleNode):
     def on_camera_info(self, msg: CameraInfo) -> None:
         try:
             k = camera_info_to_k(msg)
-            self.guard.add_camera_info(
-                frame_id(msg.header), stamp_seconds(msg.header), k, (msg.width, msg.height)
-            )
+            self.guard.infos.add(frame_id(msg.header), stamp_seconds(msg.header), k, (msg.width, msg.height))
         except ConversionError as exc:
             self._reject(f"camera_info: {exc}")
 
     def on_image(self, msg: Image) -> None:
         with self._lock:
             if self._pending is not None:
-                self.guard.count_drop()
+                self.guard.counters.drop()
             self._pending = (msg, time.monotonic())
         self._wake.set()
 
@@ -262,7 +259,7 @@ class SeqPoseNode(LifecycleNode):
     def _process(self, msg: Image, arrived: float) -> None:
         try:
             stamp, frame = stamp_seconds(msg.header), frame_id(msg.header)
-            self.guard.wait_for_camera_info(frame, stamp, self.params.camera_info_wait)
+            self.guard.infos.wait_for(frame, stamp, self.params.camera_info_wait)
             rgb = image_to_rgb(msg)
             result = self.guard.process(rgb, frame, stamp, self._camera_pose(frame, stamp))
         except ConversionError as exc:
@@ -279,9 +276,9 @@ class SeqPoseNode(LifecycleNode):
         if self.pub_overlay.get_subscription_count() > 0:  # drawn only for someone watching
             overlay = draw_estimates(rgb, result.k, result.estimates)  # rgb: this frame's own copy
             self.pub_overlay.publish(rgb_to_image(overlay, header, "rgb8"))
-            self.guard.count_overlay()
+            self.guard.counters.overlay()
         latency = time.monotonic() - arrived
-        self.guard.add_latency(latency)
+        self.guard.counters.latency(latency)
         self.pub_status.publish(self._status(header, result, latency))
         if result.reset_reason:
             self._log("reset", f"temporal memory reset: {result.reset_reason}", warning=False)
@@ -292,14 +289,14 @@ class SeqPoseNode(LifecycleNode):
             return None
         pose = self.camera_poses.pose(frame, stamp, self.params.tf_wait)
         if pose is None:
-            self.guard.count_motion_unknown()
+            self.guard.counters.motion_unknown()
             fixed = self.params.fixed_frame
             text = f"no transform {fixed!r} <- {frame!r} at {stamp:.3f} s: camera taken as static"
             self._log("tf", text)
         return pose
 
     def _status(self, header: object, result: object, latency: float) -> FrameStatus:
-        c = self.guard.snapshot()
+        c = self.guard.counters.snapshot()
         return FrameStatus(
             header=header,
             inference_time=result.inference_time,
@@ -318,7 +315,7 @@ class SeqPoseNode(LifecycleNode):
         """An error of the program while processing a frame: counted apart from rejections, logged
         as an error with its traceback, ERROR in the diagnostics; the next frame is processed."""
         text = f"{exc.__class__.__name__}: {exc}"
-        self.guard.count_error(text)
+        self.guard.counters.error(text)
         now = time.monotonic()
         if now - self._logged.get("error", -LOG_PERIOD) >= LOG_PERIOD:
             self._logged["error"] = now
@@ -326,7 +323,7 @@ class SeqPoseNode(LifecycleNode):
             self.get_logger().error(f"frame lost to an error of seqpose (please report it): {trace}")
 
     def _reject(self, reason: str) -> None:
-        self.guard.reject(reason)
+        self.guard.counters.reject(reason)
         self._log_rejection(reason)
 
     def _log_rejection(self, reason: str) -> None:
@@ -347,7 +344,7 @@ class SeqPoseNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         """Totals as values; the level reflects this period only (ERROR: a frame lost to an error
         of the program since the last message; WARN: a rejection, or random weights)."""
-        c = self.guard.take_window()
+        c = self.guard.counters.take_window()
         lat = c.latencies[-1000:]
         values = {
             "rate_hz": c.processed_since / self.params.diagnostics_period,

@@ -15,8 +15,8 @@ from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import MarkerArray
 
-from seqpose_ros import names
-from seqpose_ros.bag import stamp_ns, typestore
+from seqpose_ros.bags.bag import stamp_ns, typestore
+from seqpose_ros.node import names
 
 OUTPUTS = (
     (names.resolved(names.DETECTIONS), Detection3DArray, "vision_msgs/msg/Detection3DArray"),

@@ -19,10 +19,10 @@ from seqpose_core.assets import default_checkpoint
 from seqpose_core.checkpoint import read_meta
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 from seqpose_core.synth.writer import SynthConfig, generate
-from seqpose_ros.bag import write_nocs_bag
-from seqpose_ros.graph_env import private_graph
-from seqpose_ros.live import replay_live
-from seqpose_ros.report import write_replay_report
+from seqpose_ros.bags.bag import write_nocs_bag
+from seqpose_ros.bags.live import replay_live
+from seqpose_ros.bags.report import write_replay_report
+from seqpose_ros.node.graph_env import private_graph
 
 DEMO_SEED = 90210  # not a training seed
 
@@ -52,7 +52,7 @@ def _print_accuracy(summary: dict, checkpoint: Path | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m seqpose_ros.demo", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m seqpose_ros.bags.demo", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("reports/demo"))
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--rate", type=float, default=0.5)

@@ -23,7 +23,8 @@ from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.frame import Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.geometry import matrix_to_quaternion, quaternion_to_matrix
-from seqpose_ros import pixels
+from seqpose_ros.node import pixels
+from seqpose_ros.node.converters import camera_info_fields, image_fields
 
 IMAGE, INFO, GT = "sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", "seqpose/msg/FrameAnnotations"
 TF = "tf2_msgs/msg/TFMessage"
@@ -54,7 +55,7 @@ def _msg_folder(package: str) -> Path:
     except (ImportError, LookupError, ValueError, OSError):  # no ament index
         pass
     if package == "seqpose":
-        return Path(__file__).resolve().parents[1] / "msg"
+        return Path(__file__).resolve().parents[2] / "msg"
     return Path(sys.prefix) / "share" / package / "msg"
 
 
@@ -90,38 +91,18 @@ def _header(ts: object, stamp_ns: int, frame_id: str) -> object:
     return ts.types["std_msgs/msg/Header"](stamp=t, frame_id=frame_id)
 
 
-def _image(ts: object, header: object, rgb: np.ndarray) -> object:
-    h, w = rgb.shape[:2]
-    return ts.types[IMAGE](
-        header=header,
-        height=h,
-        width=w,
-        encoding="rgb8",
-        is_bigendian=0,
-        step=3 * w,
-        data=np.ascontiguousarray(rgb).reshape(-1),
-    )
+def _image(ts: object, header: object, rgb: np.ndarray, encoding: str = "rgb8") -> object:
+    fields = image_fields(rgb, encoding)
+    fields["data"] = np.frombuffer(fields["data"], np.uint8)  # rosbags serialises numpy arrays
+    return ts.types[IMAGE](header=header, **fields)
 
 
 def _info(ts: object, header: object, k: np.ndarray, hw: tuple[int, int]) -> object:
-    p = np.zeros((3, 4))
-    p[:, :3] = k
     roi = ts.types["sensor_msgs/msg/RegionOfInterest"](
         x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
     )
-    return ts.types[INFO](
-        header=header,
-        height=hw[0],
-        width=hw[1],
-        distortion_model="plumb_bob",
-        d=np.zeros(5),
-        k=k.flatten().astype(np.float64),
-        r=np.eye(3).flatten(),
-        p=p.flatten(),
-        binning_x=0,
-        binning_y=0,
-        roi=roi,
-    )
+    fields = camera_info_fields(k, width=hw[1], height=hw[0])
+    return ts.types[INFO](header=header, binning_x=0, binning_y=0, roi=roi, **fields)
 
 
 def _annotations(ts: object, header: object, o: Objects) -> object:

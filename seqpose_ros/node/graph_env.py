@@ -8,7 +8,21 @@ import random
 from collections.abc import MutableMapping
 from pathlib import Path
 
-DDS_PROFILE = Path(__file__).resolve().parents[1] / "config" / "fastdds.xml"
+
+def dds_profile() -> Path | None:
+    """config/fastdds.xml of a source checkout, else of the installed ROS package, else None."""
+    source = Path(__file__).resolve().parents[2] / "config" / "fastdds.xml"
+    if source.is_file():
+        return source
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:
+        return None
+    try:
+        installed = Path(get_package_share_directory("seqpose")) / "config" / "fastdds.xml"
+    except (PackageNotFoundError, OSError):  # not installed, or no ament index at all
+        return None
+    return installed if installed.is_file() else None
 
 
 def private_graph(env: MutableMapping[str, str] = os.environ, force: bool = False) -> int:
@@ -26,6 +40,7 @@ def private_graph(env: MutableMapping[str, str] = os.environ, force: bool = Fals
             env[name] = value
         else:
             env.setdefault(name, value)
-    if DDS_PROFILE.is_file():  # a source checkout; a ROS install's launch file sets its own
-        env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(DDS_PROFILE))
+    profile = dds_profile()
+    if profile is not None:
+        env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(profile))
     return int(env["ROS_DOMAIN_ID"])

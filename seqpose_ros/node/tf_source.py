@@ -16,9 +16,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.time import Time
 from tf2_msgs.msg import TFMessage
 
-from seqpose_ros.converters import ConversionError, to_stamped_transform
-from seqpose_ros.tf_buffer import TransformBuffer, TransformUnavailable
-from seqpose_ros.tf_out import TF_QOS, tf2_ros  # one import guard, one /tf QoS
+from seqpose_ros.node.converters import ConversionError, to_stamped_transform
+from seqpose_ros.node.tf_buffer import TransformBuffer, TransformUnavailable
+from seqpose_ros.node.tf_out import TF_QOS, tf2_ros  # one import guard, one /tf QoS
 
 STATIC_QOS = QoSProfile(
     depth=100,

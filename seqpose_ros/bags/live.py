@@ -19,12 +19,12 @@ from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
 from seqpose_core.data.frame import Objects
-from seqpose_ros import names
-from seqpose_ros.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
-from seqpose_ros.converters import detections_to_estimates
-from seqpose_ros.player import play
-from seqpose_ros.recorder import Recorder
-from seqpose_ros.report import FrameRecord, Replay
+from seqpose_ros.bags.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
+from seqpose_ros.bags.player import play
+from seqpose_ros.bags.recorder import Recorder
+from seqpose_ros.bags.report import FrameRecord, Replay
+from seqpose_ros.node import names
+from seqpose_ros.node.converters import detections_to_estimates
 
 
 def start_node(
@@ -33,7 +33,7 @@ def start_node(
     args = [
         sys.executable,
         "-m",
-        "seqpose_ros.node",
+        "seqpose_ros.node.node",
         "--ros-args",
         "-p",
         "autostart:=true",

@@ -34,8 +34,8 @@ from seqpose_core.geometry import (
     transform_points,
 )
 from seqpose_core.inputs import check_intrinsics
-from seqpose_ros import pixels
-from seqpose_ros.tf_buffer import StampedTransform
+from seqpose_ros.node import pixels
+from seqpose_ros.node.tf_buffer import StampedTransform
 
 CLASS_COLOURS = {
     "bottle": (0.9, 0.3, 0.2),
@@ -73,11 +73,33 @@ def image_to_rgb(msg: Image) -> np.ndarray:
         raise ConversionError(str(exc)) from exc
 
 
-def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Image:
-    """RGB uint8 (H, W, 3) -> sensor_msgs/Image in ``encoding`` (for players and tests)."""
+def image_fields(rgb: np.ndarray, encoding: str = "rgb8") -> dict[str, object]:
+    """sensor_msgs/Image's fields but the header for RGB uint8 (H, W, 3) in ``encoding``, data as
+    bytes: the one builder of images, for rclpy's messages and rosbags' (``seqpose_ros.bags``)."""
     data, step = pixels.encode(rgb, encoding)
     h, w = rgb.shape[:2]
-    return Image(header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data)
+    return {"height": h, "width": w, "encoding": encoding, "is_bigendian": 0, "step": step, "data": data}
+
+
+def camera_info_fields(k: np.ndarray, width: int, height: int) -> dict[str, object]:
+    """sensor_msgs/CameraInfo's fields but the header, ROI and binning for a pinhole camera K
+    (3, 3) without distortion: the one builder of camera infos, for rclpy and rosbags."""
+    p = np.zeros((3, 4))
+    p[:, :3] = k
+    return {
+        "width": width,
+        "height": height,
+        "distortion_model": "plumb_bob",
+        "d": np.zeros(5),
+        "k": np.asarray(k, np.float64).flatten(),
+        "r": np.eye(3).flatten(),
+        "p": p.flatten(),
+    }
+
+
+def rgb_to_image(rgb: np.ndarray, header: Header, encoding: str = "rgb8") -> Image:
+    """RGB uint8 (H, W, 3) -> sensor_msgs/Image in ``encoding`` (for players and tests)."""
+    return Image(header=header, **image_fields(rgb, encoding))
 
 
 def header_at(ns: int, frame: str) -> Header:
@@ -108,18 +130,7 @@ def camera_info_to_k(msg: CameraInfo) -> np.ndarray:
 
 
 def k_to_camera_info(k: np.ndarray, header: Header, width: int, height: int) -> CameraInfo:
-    p = np.zeros((3, 4))
-    p[:, :3] = k
-    return CameraInfo(
-        header=header,
-        width=width,
-        height=height,
-        distortion_model="plumb_bob",
-        d=[0.0] * 5,
-        k=k.flatten().tolist(),
-        r=np.eye(3).flatten().tolist(),
-        p=p.flatten().tolist(),
-    )
+    return CameraInfo(header=header, **camera_info_fields(k, width, height))
 
 
 def pose_msg(rot: np.ndarray, t: np.ndarray) -> Pose:

@@ -18,8 +18,8 @@ from pathlib import Path
 from seqpose_core.assets import load_or_random, model_path
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
-from seqpose_ros.bag import BagError, read_camera_bag
-from seqpose_ros.report import FrameRecord, Replay, write_replay_report
+from seqpose_ros.bags.bag import BagError, read_camera_bag
+from seqpose_ros.bags.report import FrameRecord, Replay, write_replay_report
 
 
 def model_name(checkpoint: str | None) -> str:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             model, _ = load_or_random(args.checkpoint)
             replay = replay_offline(args.bag, model, not args.single_frame, args.score_threshold)
         else:
-            from seqpose_ros.live import replay_live
+            from seqpose_ros.bags.live import replay_live
 
             replay = replay_live(
                 args.bag, args.checkpoint, not args.single_frame, args.score_threshold, args.rate
