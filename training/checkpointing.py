@@ -1,6 +1,7 @@
 """Training checkpoints: everything needed to continue exactly, written atomically.
 
-``last.pt`` holds model, optimizer, scheduler, step, epoch and position in the epoch; it is
+``last.pt`` holds model, optimizer, scheduler, the step (from which the epoch and the position
+in it follow), the best validation score, the training time and the config; it is
 written to a temporary file, flushed to disk, then renamed over the old one, so a killed
 run always leaves the last complete checkpoint. Read back with ``torch.load(weights_only=True)``.
 """
