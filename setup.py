@@ -43,6 +43,7 @@ setup(
             "seqpose_node = seqpose_ros.node.node:main",
             "seqpose-replay = seqpose_ros.bags.replay:main",
             "seqpose-bag = seqpose_ros.bags.bag:main",
+            "seqpose-video = seqpose_ros.bags.video:main",
         ]
     },
 )

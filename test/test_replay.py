@@ -158,3 +158,20 @@ def test_replay_cli_writes_the_report(bag, checkpoint, tmp_path):
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["frames_in_bag"] == 4 and summary["mode"] == "offline" and "jitter" in summary
     assert (tmp_path / "r" / "annotated_sheet.png").is_file()
+
+
+def test_a_bag_with_tf_becomes_an_object_centric_video_with_the_cameras_poses(synth_root, tmp_path):
+    from seqpose_core.data.nocs_dataset import NocsSubset
+    from seqpose_core.selflabel.videos import read_video
+    from seqpose_ros.bags.bag import write_nocs_bag
+    from seqpose_ros.bags.video import bag_to_video, main
+
+    bag = tmp_path / "orbit.bag"
+    write_nocs_bag(synth_root, "real_test", "scene_1", bag)
+    assert bag_to_video(bag, tmp_path / "video", "mug", "world") == 4
+    video = read_video(tmp_path / "video", need_depth=False)
+    data = NocsSubset(synth_root, "real_test")
+    truth = [data.load(ref).camera_pose for ref in data.frames]
+    np.testing.assert_allclose(video.cam_to_world, np.stack(truth), atol=1e-6)
+    assert video.category == "mug" and video.depth is None and video.rgb.shape[0] == 4
+    assert main([str(bag), "--out", str(tmp_path / "v2"), "--category", "mug", "--fixed-frame", "map"]) == 2

@@ -265,7 +265,8 @@ def read_camera_bag(
             ns = stamp_ns(msg.header)
             # the camera info of this stamp, else the latest before it, else the first one
             k = infos[int(info_stamps[max(0, np.searchsorted(info_stamps, ns, side="right") - 1)])]
-            yield BagFrame(ns * 1e-9, msg.header.frame_id, _rgb(msg, image_topic, path), k, gts.get(ns))
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9  # as the node reads it
+            yield BagFrame(stamp, msg.header.frame_id, _rgb(msg, image_topic, path), k, gts.get(ns))
 
 
 def main(argv: list[str] | None = None) -> int:
