@@ -2,8 +2,10 @@
 and the time to align a category, on this machine.
 
 Methods: no alignment (each video's first camera frame), geometric ICP from the principal axes,
-and the cyclic-distance alignment (geometry alone, and with the SeqPose encoder's features at
-the paper's appearance weight 0.2). Depth sources: the videos' own depth, and the network's
+and the cyclic-distance alignment: geometry alone without and with the up prior (the videos'
+world_up: objects stand upright), and with the SeqPose encoder's features at the paper's
+appearance weight 0.2 (with the up prior). Seconds: building the clouds (depth, features) and
+aligning the category. Depth sources: the videos' own depth, and the network's
 depth head (--depth network). Acc@30 / Acc@10 in %, the paper's metric
 (``seqpose_core.selflabel.evaluate``).
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from seqpose_core.selflabel.align import AlignConfig, align_category
-from seqpose_core.selflabel.cli import build_clouds, symmetric
+from seqpose_core.selflabel.cli import build_clouds, shared_up, symmetric
 from seqpose_core.selflabel.evaluate import (
     accuracy,
     first_camera_rotations,
@@ -35,36 +37,34 @@ def _row(name: str, errors: np.ndarray, seconds: float) -> str:
     return f"| {name} | {' | '.join(cells)} | {seconds:.0f} |"
 
 
+def _cyclic(clouds: list, truth: np.ndarray, sym: bool, cfg: AlignConfig, built: float) -> np.ndarray:
+    start = time.perf_counter()
+    found = np.stack([t.rot for t in align_category(clouds, cfg).transforms])
+    return rotation_errors(found, truth, sym), built + time.perf_counter() - start
+
+
 def category_rows(folder: Path, depth: str) -> list[str]:
     videos = read_category(folder, need_depth=depth == "video")
     truth = np.stack([read_truth(v.path) for v in videos])
-    sym = symmetric(videos[0].category)
-    rows = [
-        _row(
-            "no alignment",
-            rotation_errors(first_camera_rotations([v.cam_to_world for v in videos]), truth, sym),
-            0,
-        )
-    ]
-    for features in ("none", "seqpose"):
-        start = time.perf_counter()
-        clouds = build_clouds(videos, depth, features, None)
-        built = time.perf_counter() - start
-        if features == "none":
-            start = time.perf_counter()
-            found = np.stack([t.rot for t in icp_baseline(clouds)])
-            rows.append(
-                _row(
-                    "ICP from principal axes",
-                    rotation_errors(found, truth, sym),
-                    built + time.perf_counter() - start,
-                )
-            )
-        start = time.perf_counter()
-        result = align_category(clouds, AlignConfig(appearance_weight=0.0 if features == "none" else 0.2))
-        found = np.stack([t.rot for t in result.transforms])
-        name = "cyclic, geometry alone" if features == "none" else "cyclic, SeqPose features (w 0.2)"
-        rows.append(_row(name, rotation_errors(found, truth, sym), built + time.perf_counter() - start))
+    sym, up = symmetric(videos[0].category), shared_up(videos)
+    first = first_camera_rotations([v.cam_to_world for v in videos])
+    rows = [_row("no alignment", rotation_errors(first, truth, sym), 0)]
+    start = time.perf_counter()
+    clouds = build_clouds(videos, depth, "none", None)
+    built = time.perf_counter() - start
+    found = np.stack([t.rot for t in icp_baseline(clouds)])
+    rows.append(
+        _row("ICP from principal axes", rotation_errors(found, truth, sym), time.perf_counter() - start)
+    )
+    geometry = AlignConfig(appearance_weight=0.0)
+    rows.append(_row("cyclic, geometry alone, no up prior", *_cyclic(clouds, truth, sym, geometry, built)))
+    geometry_up = AlignConfig(appearance_weight=0.0, up=up)
+    rows.append(_row("cyclic, geometry alone", *_cyclic(clouds, truth, sym, geometry_up, built)))
+    start = time.perf_counter()
+    clouds = build_clouds(videos, depth, "seqpose", None)
+    built = time.perf_counter() - start
+    features = AlignConfig(appearance_weight=0.2, up=up)
+    rows.append(_row("cyclic, SeqPose features (w 0.2)", *_cyclic(clouds, truth, sym, features, built)))
     return rows
 
 

@@ -118,3 +118,16 @@ def test_written_labels_read_back_through_the_nocs_readers_with_the_known_poses(
         assert np.linalg.norm(o.translations[0] - centre) < 0.01  # the box of the seen points
         np.testing.assert_allclose(o.sizes[0], obj["size"], rtol=0.15)
         assert frames[i].objects.class_ids[0] == 3
+
+
+def test_the_up_prior_drops_hypotheses_that_tip_the_object_over():
+    from seqpose_core.selflabel.align import upright
+
+    keep = Similarity(1.0, rotation([0, 1, 0], 170), np.zeros(3))  # any turn about up
+    tilt = Similarity(1.0, rotation([1, 0, 0], 40), np.zeros(3))
+    flip = Similarity(1.0, rotation([1, 0, 0], 180), np.zeros(3))
+    cfg = AlignConfig(up=(0.0, 1.0, 0.0), up_tolerance=30.0)
+    assert upright([keep, tilt, flip], cfg) == [keep]
+    assert upright([tilt, flip], cfg) == [tilt, flip]  # none upright: all kept rather than none
+    assert upright([tilt, flip], cfg, fallback=False) == []
+    assert upright([flip], AlignConfig()) == [flip]  # no prior

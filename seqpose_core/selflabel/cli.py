@@ -47,6 +47,14 @@ def build_clouds(videos: list[ObjectVideo], depth: str, features: str, checkpoin
     return clouds
 
 
+def shared_up(videos: list[ObjectVideo]) -> tuple[float, float, float] | None:
+    """The up direction every video gives (within 1 degree), else None: no prior."""
+    ups = [v.world_up for v in videos]
+    if any(u is None for u in ups) or any(float(u @ ups[0]) < np.cos(np.radians(1)) for u in ups):
+        return None
+    return tuple(float(x) for x in ups[0])
+
+
 def symmetric(category: str) -> bool:
     return class_id(category) in SYMMETRIC_CLASS_IDS
 
@@ -73,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--appearance-weight", type=float, default=0.2, help="0: geometry alone")
     p.add_argument("--checkpoint", help="SeqPose weights for features / depth (default: the embedded model)")
     p.add_argument("--out", type=Path, help="JSON output (default: VIDEOS/alignment.json)")
+    p.add_argument(
+        "--no-up-prior", action="store_true", help="ignore the videos' world_up (objects not upright)"
+    )
     p.add_argument("--evaluate", action="store_true", help="score against truth.json (generated videos)")
     p.add_argument("--labels", type=Path, help="also write NOCS-layout training labels: LABELS/Real/train")
     p.add_argument("--first-scene", type=int, default=1, help="scene number of the first video's labels")
@@ -85,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqpose-align: error: {exc}", file=sys.stderr)
         return 2
     weight = args.appearance_weight if args.features != "none" else 0.0
-    result = align_category(clouds, AlignConfig(appearance_weight=weight))
+    up = None if args.no_up_prior else shared_up(videos)
+    result = align_category(clouds, AlignConfig(appearance_weight=weight, up=up))
     doc = {
         "category": videos[0].category,
         "reference": result.reference,
         "depth": args.depth,
         "features": args.features if weight > 0 else "none (geometry alone)",
+        "up_prior": up,
         "videos": {
             n: {"world_to_canonical": t.matrix().tolist(), "score": s}
             for n, t, s in zip(result.names, result.transforms, result.scores, strict=True)

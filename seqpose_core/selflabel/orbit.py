@@ -55,6 +55,7 @@ def make_video(
         [v.rgb for v in views],
         [v.depth for v in views],
         [v.instance == 1 for v in views],
+        world_up=np.array([0.0, 1.0, 0.0]),  # the synthetic world: y up, the table at y = 0
     )
     truth = {"object_to_world": rigid_transform(rot, t).tolist(), "size": model.size.tolist()}
     (out / "truth.json").write_text(json.dumps(truth))

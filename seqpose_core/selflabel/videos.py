@@ -1,7 +1,8 @@
 """The object-centric video folder: one object filmed from around it, camera poses in a fixed frame.
 
     <video>/video.json   {"category": str, "k": 3x3, "cam_to_world": [F x 4x4]} (REP-103 optical
-                         camera frames, metres)
+                         camera frames, metres), and optionally "world_up": the fixed frame's up
+                         direction (objects stand upright: the alignment then keeps it)
     <video>/rgb/0000.png, depth/0000.png (uint16 millimetres, 0 = none), mask/0000.png (0/255)
     <video>/truth.json   the object's pose in the world frame: read by the evaluator only
 
@@ -37,6 +38,7 @@ class ObjectVideo:
     rgb: np.ndarray
     depth: np.ndarray | None
     mask: np.ndarray | None
+    world_up: np.ndarray | None = None  # (3,) unit, or None when the video does not say
 
     @property
     def name(self) -> str:
@@ -51,8 +53,9 @@ def write_video(
     rgb: list[np.ndarray],
     depth: list[np.ndarray] | None,
     mask: list[np.ndarray] | None,
+    world_up: np.ndarray | None = None,
 ) -> None:
-    """Write one video folder (depth in metres, mask bool)."""
+    """Write one video folder (depth in metres, mask bool; world_up: the fixed frame's up)."""
     for sub in ("rgb", "depth", "mask"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(rgb):
@@ -62,6 +65,8 @@ def write_video(
         if mask is not None:
             cv2.imwrite(str(path / "mask" / f"{i:04d}.png"), mask[i].astype(np.uint8) * 255)
     doc = {"category": category, "k": k.tolist(), "cam_to_world": np.asarray(cam_to_world).tolist()}
+    if world_up is not None:
+        doc["world_up"] = np.asarray(world_up, float).tolist()
     (path / "video.json").write_text(json.dumps(doc))
 
 
@@ -85,12 +90,15 @@ def read_video(path: str | Path, need_depth: bool = True) -> ObjectVideo:
         k = np.asarray(doc["k"], float).reshape(3, 3)
         poses = np.asarray(doc["cam_to_world"], float).reshape(-1, 4, 4)
         category = str(doc["category"])
+        up = None if doc.get("world_up") is None else np.asarray(doc["world_up"], float).reshape(3)
     except (KeyError, ValueError, TypeError) as exc:
         raise VideoError(f"{meta}: malformed ({exc})") from exc
     if len(poses) < MIN_FRAMES:
         raise VideoError(f"{path}: {len(poses)} frames; at least {MIN_FRAMES} are needed")
     if not np.isfinite(poses).all() or not np.isfinite(k).all():
         raise VideoError(f"{path}: non-finite camera poses or intrinsics")
+    if up is not None and not (np.isfinite(up).all() and np.linalg.norm(up) > 0):
+        raise VideoError(f"{meta}: world_up {up.tolist()} is not a direction")
     rgb = _images(path, "rgb", len(poses), cv2.IMREAD_COLOR)
     if rgb is None:
         raise VideoError(f"{path}: no rgb images")
@@ -106,6 +114,7 @@ def read_video(path: str | Path, need_depth: bool = True) -> ObjectVideo:
         rgb=np.stack([im[..., ::-1] for im in rgb]),
         depth=None if depth is None else np.stack(depth).astype(np.float32) / 1000.0,
         mask=None if mask is None else np.stack(mask) > 127,
+        world_up=None if up is None else up / np.linalg.norm(up),
     )
 
 
