@@ -168,10 +168,11 @@ def test_a_bag_with_tf_becomes_an_object_centric_video_with_the_cameras_poses(sy
 
     bag = tmp_path / "orbit.bag"
     write_nocs_bag(synth_root, "real_test", "scene_1", bag)
-    assert bag_to_video(bag, tmp_path / "video", "mug", "world") == 4
+    assert bag_to_video(bag, tmp_path / "video", "mug", "world", up=np.array([0.0, 1.0, 0.0])) == 4
     video = read_video(tmp_path / "video", need_depth=False)
     data = NocsSubset(synth_root, "real_test")
     truth = [data.load(ref).camera_pose for ref in data.frames]
     np.testing.assert_allclose(video.cam_to_world, np.stack(truth), atol=1e-6)
     assert video.category == "mug" and video.depth is None and video.rgb.shape[0] == 4
+    np.testing.assert_allclose(video.world_up, [0.0, 1.0, 0.0])
     assert main([str(bag), "--out", str(tmp_path / "v2"), "--category", "mug", "--fixed-frame", "map"]) == 2

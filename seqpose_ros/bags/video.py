@@ -45,8 +45,11 @@ def read_tf(bag: Path) -> TransformBuffer:
     return buffer
 
 
-def bag_to_video(bag: Path, out: Path, category: str, fixed_frame: str, every: int = 1) -> int:
-    """Every ``every``-th image of the bag with its camera -> fixed_frame pose -> a video folder.
+def bag_to_video(
+    bag: Path, out: Path, category: str, fixed_frame: str, every: int = 1, up: np.ndarray | None = None
+) -> int:
+    """Every ``every``-th image of the bag with its camera -> fixed_frame pose -> a video folder;
+    up: the fixed frame's up direction, written for the alignment's up prior (None: unknown).
     Images whose pose TF cannot give are skipped. Returns the frames written."""
     tf = read_tf(bag)
     rgbs, poses, k = [], [], None
@@ -61,7 +64,7 @@ def bag_to_video(bag: Path, out: Path, category: str, fixed_frame: str, every: i
         k = frame.k if k is None else k
     if not rgbs:
         raise BagError(f"{bag}: no image has a transform from its frame to {fixed_frame!r} in TF")
-    write_video(out, category, k, np.stack(poses), rgbs, None, None)
+    write_video(out, category, k, np.stack(poses), rgbs, None, None, world_up=up)
     return len(rgbs)
 
 
@@ -74,10 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--category", required=True, help="the object's category (bottle, ..., mug)")
     p.add_argument("--fixed-frame", required=True, help="a TF frame fixed in the world: base_link, odom")
     p.add_argument("--every", type=int, default=1, help="keep every n-th image")
+    p.add_argument(
+        "--up",
+        type=float,
+        nargs=3,
+        default=[0.0, 0.0, 1.0],
+        metavar=("X", "Y", "Z"),
+        help="the fixed frame's up direction (REP-103 base_link, odom, map: 0 0 1)",
+    )
+    p.add_argument("--no-up", action="store_true", help="the object may not stand upright: no up prior")
     args = p.parse_args(argv)
     try:
         class_id(args.category)
-        n = bag_to_video(args.bag, args.out, args.category, args.fixed_frame, max(1, args.every))
+        up = None if args.no_up else np.array(args.up)
+        n = bag_to_video(args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up)
     except (BagError, OSError, ValueError) as exc:  # BagError is a ValueError; an unknown category too
         print(f"seqpose-video: error: {exc}", file=sys.stderr)
         return 2
