@@ -63,6 +63,16 @@ def test_objects_of_different_classes_passing_close_keep_their_ids():
     assert all(i == ids[0] for i in ids) and len(set(ids[0].values())) == 2
 
 
+def test_two_objects_of_one_class_crossing_keep_their_ids():
+    m = TrackManager()
+    ids = []
+    for i, x in enumerate(np.linspace(-0.2, 0.2, 9)):  # two cans cross at x = 0, 20 cm apart in y
+        q = (1, 2) if x < 0 else (2, 1)  # and the memory's queries swap objects as they cross
+        published = frame(m, [est(4, x, y=-0.1, query=q[0]), est(4, -x, y=0.1, query=q[1])], 0.1 * i)
+        ids.append({("below" if e.translation[1] < 0 else "above"): e.track_id for e in published})
+    assert all(i == ids[0] for i in ids) and len(set(ids[0].values())) == 2
+
+
 def test_ids_are_never_reused_and_a_reset_clears_the_tracks():
     m = TrackManager(TrackerConfig(confirm_hits=1, max_misses=1))
     a = frame(m, [est(4, 0.0)], 0.0)[0].track_id
