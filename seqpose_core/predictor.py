@@ -51,15 +51,22 @@ class Predictor:
         precision: str = "fp32",
         backend: str = "torch",
         onnx_cache: str = DEFAULT_CACHE,
+        compile: bool = False,
     ):
+        """compile: torch.compile the feature extractor (encoder + DPT, static shapes), the bulk
+        of a frame; the first frame then takes about a minute on CPU (docs/benchmarks.md)."""
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
         check_precision(precision, self.device)
         check_backend(backend, self.device, precision)
+        if compile and backend != "torch":
+            raise ValueError(f"compile applies to the torch backend, not {backend!r}")
         self.precision, self.backend = precision, backend
         model = model.to(self.device).eval()
         self.model = prepare_model(model, precision) if backend == "torch" else onnx_model(model, onnx_cache)
+        if compile:
+            self.model.features.compile(dynamic=False)
         self.multi_frame = multi_frame
         self.score_threshold = score_threshold
         self.max_detections = max_detections

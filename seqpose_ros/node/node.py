@@ -141,6 +141,7 @@ class SeqPoseNode(LifecycleNode):
                 precision=self.params.precision,
                 backend=self.params.backend,
                 onnx_cache=self.params.onnx_cache,
+                compile=self.params.compile,
                 multi_frame=self.params.multi_frame,
                 score_threshold=self.params.score_threshold,
                 max_detections=self.params.max_detections,
@@ -149,7 +150,8 @@ class SeqPoseNode(LifecycleNode):
             )
         except Exception as exc:  # torch: RuntimeError, AssertionError, ... for an unusable device
             cause = f"{exc.__class__.__name__}: {exc}"
-            where = ", ".join(f"{n} {getattr(self.params, n)!r}" for n in ("device", "precision", "backend"))
+            names = ("device", "precision", "backend", "compile")
+            where = ", ".join(f"{n} {getattr(self.params, n)!r}" for n in names)
             where = f"parameters {where}"
             self.get_logger().error(f"configure failed ({where}): {cause}")
             return TransitionCallbackReturn.FAILURE

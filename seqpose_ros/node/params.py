@@ -43,6 +43,9 @@ class NodeParams:
         "torch", "torch, or onnxruntime (the exported network, fp32 on cpu)", choices=BACKENDS
     )
     onnx_cache: str = param(DEFAULT_CACHE, "folder of the exported networks (backend onnxruntime)")
+    compile: bool = param(
+        False, "torch.compile the encoder and DPT (backend torch; the configure takes minutes)"
+    )
     multi_frame: bool = param(True, "temporal memory across frames; false = single-frame")
     score_threshold: float = param(
         DEFAULT_SCORE_THRESHOLD, "publish estimates scoring at least this", 0.0, 1.0, runtime=True
