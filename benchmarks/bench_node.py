@@ -39,10 +39,11 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--period", type=float, default=0.5, help="seconds between frames (0.0667: 15 Hz)")
     p.add_argument("--overlay", action="store_true", help="subscribe to ~/overlay (the demo draws it)")
+    p.add_argument("--compile", action="store_true", help="the node's compile parameter (torch.compile)")
     args = p.parse_args()
     private_graph()  # this process and the node it starts, alone on a domain, README's DDS profile
     log = Path(tempfile.mkdtemp()) / "node.log"
-    proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log)
+    proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log, args.compile)
     rclpy.init()
     node = rclpy.create_node("seqpose_bench")
     sent, got, status = {}, {}, {}

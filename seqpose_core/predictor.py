@@ -54,7 +54,7 @@ class Predictor:
         compile: bool = False,
     ):
         """compile: torch.compile the feature extractor (encoder + DPT, static shapes), the bulk
-        of a frame; the first frame then takes about a minute on CPU (docs/benchmarks.md)."""
+        of a frame, and compile it now: about a minute on CPU (docs/benchmarks.md)."""
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
@@ -65,8 +65,10 @@ class Predictor:
         self.precision, self.backend = precision, backend
         model = model.to(self.device).eval()
         self.model = prepare_model(model, precision) if backend == "torch" else onnx_model(model, onnx_cache)
-        if compile:
+        if compile:  # compiled here, by one frame of zeros, not on the first camera frame
             self.model.features.compile(dynamic=False)
+            with torch.inference_mode():
+                self.model.features(torch.zeros(1, 3, *self.model.cfg.input_size, device=self.device))
         self.multi_frame = multi_frame
         self.score_threshold = score_threshold
         self.max_detections = max_detections

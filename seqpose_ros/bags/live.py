@@ -28,7 +28,13 @@ from seqpose_ros.node.converters import detections_to_estimates
 
 
 def start_node(
-    checkpoint: str | None, image: str, info: str, multi_frame: bool, score_threshold: float, log: Path
+    checkpoint: str | None,
+    image: str,
+    info: str,
+    multi_frame: bool,
+    score_threshold: float,
+    log: Path,
+    compile: bool = False,
 ) -> subprocess.Popen:
     args = [
         sys.executable,
@@ -52,6 +58,8 @@ def start_node(
     ]
     if checkpoint:
         args += ["-p", f"checkpoint:={checkpoint}"]
+    if compile:
+        args += ["-p", "compile:=true"]
     with open(log, "w") as out:  # the child keeps its own descriptor
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
