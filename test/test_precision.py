@@ -1,5 +1,6 @@
 """Reduced precision: bf16 and int8 against fp32 on the same frames, with memory."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,23 @@ def test_reduced_precision_stays_within_tolerance_of_fp32(synth_root, precision)
     prob = torch.cat(probs)
     assert prob.median() < median_p and prob.max() < max_p and torch.cat(sizes).median() < median_s
     assert torch.cat(angles).median() < median_r
+
+
+def test_bf16_publishes_the_boxes_of_fp32(synth_root):
+    """What the node publishes (threshold 0.2, memory carried): measured on these 4 frames, bf16
+    gave the same boxes and classes, 18 of 19 within 6.1 mm of fp32 (13 within 2 mm) and one
+    9.7 cm away; the bounds are twice those."""
+    data = NocsSubset(synth_root, "real_test")
+    frames = [data.load(ref) for ref in data.frames]
+    published = {}
+    for precision in ("fp32", "bf16"):
+        predictor = Predictor(load_model(default_checkpoint()), "cpu", multi_frame=True, precision=precision)
+        published[precision] = [predictor.step(f.rgb, f.k, 0.1 * i).estimates for i, f in enumerate(frames)]
+    moves = []
+    for a, b in zip(published["fp32"], published["bf16"], strict=True):
+        assert sorted(e.class_name for e in a) == sorted(e.class_name for e in b)
+        moves += [min(float(np.linalg.norm(x.translation - y.translation)) for y in b) for x in a]
+    assert len(moves) > 10 and np.mean(np.array(moves) < 0.0122) >= 0.9 and max(moves) < 0.194
 
 
 def rotation_angle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
