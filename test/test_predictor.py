@@ -116,6 +116,7 @@ def test_the_compiled_feature_extractor_gives_the_estimates_of_eager():
     compiled_model.load_state_dict(eager_model.state_dict())
     eager = Predictor(eager_model, "cpu", score_threshold=0.0, max_detections=20)
     compiled = Predictor(compiled_model, "cpu", score_threshold=0.0, max_detections=20, compile=True)
+    compiles = dict(torch._dynamo.utils.counters["stats"])  # compiled when built: frames compile nothing
     for i in range(4):
         a, b = (p.step(frame(i), K640, 0.1 * i).estimates for p in (eager, compiled))
         assert [(e.class_id, e.track_id) for e in a] == [(e.class_id, e.track_id) for e in b]
@@ -124,5 +125,6 @@ def test_the_compiled_feature_extractor_gives_the_estimates_of_eager():
             np.testing.assert_allclose(y.translation, x.translation, atol=COMPILE_TOLERANCE)
             np.testing.assert_allclose(y.rotation, x.rotation, atol=COMPILE_TOLERANCE)
             np.testing.assert_allclose(y.size, x.size, atol=COMPILE_TOLERANCE)
+    assert dict(torch._dynamo.utils.counters["stats"]) == compiles
     with pytest.raises(ValueError, match="compile applies to the torch backend"):
         Predictor(eager_model, "cpu", backend="onnxruntime", compile=True)
