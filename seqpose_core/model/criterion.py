@@ -119,7 +119,8 @@ class SetCriterion(nn.Module):
         self, p: dict, t: dict, dn: DenoisingQueries, num: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """Denoising query g*N + n reconstructs object n: no matching. Every slot is computed and
-        padded ones are weighted 0, so no shape depends on the data."""
+        padded ones (class 0: their one-hot lands on the last class) are weighted 0, so no shape
+        depends on the data."""
         b, slots = dn.valid.shape
         b_idx = torch.arange(b, device=dn.valid.device)[:, None].expand(b, slots).reshape(-1)
         q_idx = torch.arange(slots, device=dn.valid.device).repeat(b)
@@ -143,7 +144,8 @@ class SetCriterion(nn.Module):
         w = None if keep is None else keep.float()
         classes = t["class_ids"][b_idx, gt_idx]
         logits = p["logits"].float() if all_queries else p["logits"][b_idx, q_idx][None].float()
-        cls_b, cls_q = (b_idx, q_idx) if all_queries else (torch.zeros_like(b_idx), torch.arange(len(b_idx)))
+        rows = torch.arange(len(b_idx), device=b_idx.device)
+        cls_b, cls_q = (b_idx, q_idx) if all_queries else (torch.zeros_like(b_idx), rows)
         p_pos, p_size = position_and_size(
             p["translation"][b_idx, q_idx].float(), p["size"][b_idx, q_idx].float(), self.normalized
         )
