@@ -131,10 +131,10 @@ class Poison:
     def __init__(self, real, start: int, stop: int):
         self.real, self.start, self.stop, self.calls, self.seen = real, start, stop, 0, []
 
-    def __call__(self, model, criterion, batch, device, amp):
+    def __call__(self, model, criterion, *args):
         self.calls += 1
         self.seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
-        losses = self.real(model, criterion, batch, device, amp)
+        losses = self.real(model, criterion, *args)
         if self.start <= self.calls <= self.stop:
             next(p for p in model.parameters() if p.grad is not None).grad.view(-1)[0] = float("nan")
         return losses
