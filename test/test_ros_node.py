@@ -217,8 +217,9 @@ def test_launch_file_describes_the_node():
     assert any(type(e).__name__ == "SetEnvironmentVariable" for e in description.entities)
 
 
-def test_lifecycle_transitions_in_process(checkpoint):
-    from rclpy.lifecycle import TransitionCallbackReturn
+@pytest.fixture
+def node_in_process(checkpoint):
+    """A SeqPoseNode in this process, on its own context, with the test checkpoint; unconfigured."""
     from rclpy.parameter import Parameter
 
     from seqpose_ros.node.node import SeqPoseNode
@@ -229,17 +230,24 @@ def test_lifecycle_transitions_in_process(checkpoint):
         node = SeqPoseNode(
             context=context, parameter_overrides=[Parameter("checkpoint", value=str(checkpoint))]
         )
-        ok = TransitionCallbackReturn.SUCCESS
-        assert node.trigger_configure() == ok and node.trigger_activate() == ok
-        assert node.count_subscribers("/image") == 1 and node.count_publishers("/detections") == 1
-        assert (
-            node.trigger_deactivate() == ok and node.trigger_activate() == ok
-        )  # activate again after deactivate
-        assert node.trigger_deactivate() == ok and node.trigger_cleanup() == ok
-        assert node.guard is None
+        yield node
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_lifecycle_transitions_in_process(node_in_process):
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    node = node_in_process
+    ok = TransitionCallbackReturn.SUCCESS
+    assert node.trigger_configure() == ok and node.trigger_activate() == ok
+    assert node.count_subscribers("/image") == 1 and node.count_publishers("/detections") == 1
+    assert (
+        node.trigger_deactivate() == ok and node.trigger_activate() == ok
+    )  # activate again after deactivate
+    assert node.trigger_deactivate() == ok and node.trigger_cleanup() == ok
+    assert node.guard is None
 
 
 def test_parameters_are_range_checked_at_start_and_at_run_time(checkpoint, capfd):
@@ -424,53 +432,43 @@ def test_a_flood_of_malformed_messages_is_rejected_and_the_node_goes_on(backgrou
 
 
 def test_an_error_of_the_model_is_counted_apart_from_rejections_and_the_next_frame_is_processed(
-    checkpoint, frames
+    node_in_process, frames
 ):
     from rclpy.lifecycle import TransitionCallbackReturn
-    from rclpy.parameter import Parameter
 
     from seqpose_ros.node.converters import camera_messages, header_at
-    from seqpose_ros.node.node import SeqPoseNode
 
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    try:
-        node = SeqPoseNode(
-            context=context, parameter_overrides=[Parameter("checkpoint", value=str(checkpoint))]
-        )
-        ok = TransitionCallbackReturn.SUCCESS
-        assert node.trigger_configure() == ok and node.trigger_activate() == ok
-        diagnostics = []
-        node.pub_diag.publish = diagnostics.append
-        step = node.guard.predictor.step
-        calls = []
+    node = node_in_process
+    ok = TransitionCallbackReturn.SUCCESS
+    assert node.trigger_configure() == ok and node.trigger_activate() == ok
+    diagnostics = []
+    node.pub_diag.publish = diagnostics.append
+    step = node.guard.predictor.step
+    calls = []
 
-        def broken_once(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == 1:
-                raise RuntimeError("a bug in the model")
-            return step(*args, **kwargs)
+    def broken_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the model")
+        return step(*args, **kwargs)
 
-        node.guard.predictor.step = broken_once
-        for i in range(2):
-            image, info = camera_messages(frames[0].rgb, frames[0].k, header_at((100 + i) * 10**9, "camera"))
-            node.on_camera_info(info)
-            node.on_image(image)
-            deadline = time.monotonic() + 60
-            while (
-                len(calls) <= i
-                or node.guard.counters.snapshot().processed + node.guard.counters.snapshot().errors <= i
-            ):
-                assert time.monotonic() < deadline, "the worker did not take the frame"
-                time.sleep(0.01)
-        c = node.guard.counters.snapshot()
-        assert (c.errors, c.rejected, c.processed) == (1, 0, 1)
-        node.publish_diagnostics()
-        status = diagnostics[-1].status[0]
-        assert status.level == DiagnosticStatus.ERROR and "a bug in the model" in status.message
-        node.publish_diagnostics()  # the next period had no error
-        assert diagnostics[-1].status[0].level != DiagnosticStatus.ERROR
-        node.trigger_deactivate()
-        node.destroy_node()
-    finally:
-        rclpy.try_shutdown(context=context)
+    node.guard.predictor.step = broken_once
+    for i in range(2):
+        image, info = camera_messages(frames[0].rgb, frames[0].k, header_at((100 + i) * 10**9, "camera"))
+        node.on_camera_info(info)
+        node.on_image(image)
+        deadline = time.monotonic() + 60
+        while (
+            len(calls) <= i
+            or node.guard.counters.snapshot().processed + node.guard.counters.snapshot().errors <= i
+        ):
+            assert time.monotonic() < deadline, "the worker did not take the frame"
+            time.sleep(0.01)
+    c = node.guard.counters.snapshot()
+    assert (c.errors, c.rejected, c.processed) == (1, 0, 1)
+    node.publish_diagnostics()
+    status = diagnostics[-1].status[0]
+    assert status.level == DiagnosticStatus.ERROR and "a bug in the model" in status.message
+    node.publish_diagnostics()  # the next period had no error
+    assert diagnostics[-1].status[0].level != DiagnosticStatus.ERROR
+    node.trigger_deactivate()
