@@ -1,6 +1,7 @@
-"""Reduced precision at inference: fp32, bf16 (autocast) and int8 (dynamic quantisation).
+"""Reduced precision at inference: fp32, bf16 (autocast) and int8 (dynamic quantisation) of the
+encoder, and bf16-all / fp16-all (autocast of the whole network, for GPUs).
 
-Both act on the DINOv2 encoder alone, which takes most of the time (ViT-S: about 70 % of a
+bf16 and int8 act on the DINOv2 encoder alone, which takes most of the time (ViT-S: about 70 % of a
 fp32 frame): bf16 runs it under ``torch.autocast`` in bfloat16 (AVX-512 BF16 on
 recent x86 CPUs, tensor cores on GPUs) and hands fp32 tokens on; int8 replaces its linear
 layers with dynamically quantised ones (weights int8, activations quantised per batch; CPU
@@ -20,7 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "int8", "bf16-all", "fp16-all")
+# The whole network under autocast (GPUs): matrix products and convolutions in half
+# precision; norms, softmax, the 6D -> rotation step and the anchor geometry stay fp32.
+WHOLE_NETWORK = {"bf16-all": torch.bfloat16, "fp16-all": torch.float16}
 
 
 def check_precision(precision: str, device: torch.device) -> None:
@@ -28,12 +32,19 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision == "int8" and device.type != "cpu":
         raise ValueError(f"precision 'int8' (dynamic quantisation) runs on cpu only, not {device}")
+    if precision == "fp16-all" and device.type != "cuda":
+        raise ValueError(f"precision 'fp16-all' runs on cuda only, not {device}")
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The dtype the whole network runs in under autocast, or None (its own precision)."""
+    return WHOLE_NETWORK.get(precision)
 
 
 def prepare_model(model: nn.Module, precision: str) -> nn.Module:
     """The model to run: itself (fp32), or a copy whose encoder runs under bf16 autocast, or a
     copy whose encoder has dynamically quantised linear layers (int8)."""
-    if precision == "fp32":
+    if precision == "fp32" or precision in WHOLE_NETWORK:  # the latter: StreamFrame's autocast
         return model
     model = copy.deepcopy(model).eval()
     features = model.features

@@ -14,6 +14,8 @@ new stream). The Predictor alone owns this time policy. Single-frame mode keeps 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import torch
@@ -23,8 +25,9 @@ from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate, StepResult
 from seqpose_core.inputs import InputError, check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.model.stream import PREDICTIONS, StreamFrame, StreamMemory
 from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model
-from seqpose_core.precision import check_precision, prepare_model
+from seqpose_core.precision import autocast_dtype, check_precision, prepare_model
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
 
@@ -53,8 +56,10 @@ class Predictor:
         onnx_cache: str = DEFAULT_CACHE,
         compile: bool = False,
     ):
-        """compile: torch.compile the feature extractor (encoder + DPT, static shapes), the bulk
-        of a frame, and compile it now: about a minute on CPU (docs/benchmarks.md)."""
+        """compile: torch.compile the whole per-frame network (``StreamFrame``, static shapes;
+        on CUDA with CUDA graphs, mode "reduce-overhead"), compiled now, not on the first
+        camera frame. precision: fp32, bf16 / int8 (the encoder), bf16-all / fp16-all (the
+        whole network; ``seqpose_core.precision``)."""
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
@@ -62,28 +67,43 @@ class Predictor:
         check_backend(backend, self.device, precision)
         if compile and backend != "torch":
             raise ValueError(f"compile applies to the torch backend, not {backend!r}")
-        self.precision, self.backend = precision, backend
+        self.precision, self.backend, self.compiled = precision, backend, compile
         model = model.to(self.device).eval()
-        self.model = prepare_model(model, precision) if backend == "torch" else onnx_model(model, onnx_cache)
-        if compile:  # compiled here, not on the first camera frame
-            self.model.features.compile(dynamic=False)
-            self._warm_up()
         self.multi_frame = multi_frame
+        self.memory = StreamMemory(model.cfg, self.device)
+        self.network: Callable[..., tuple] = self._network(model, onnx_cache)
         self.score_threshold = score_threshold
         self.max_detections = max_detections
         self.max_gap, self.late_tolerance = max_gap, late_tolerance
-        self.memory = model.new_memory()
         self.last_stamp: float | None = None
 
+    def _network(self, model: SeqPose, onnx_cache: str) -> Callable[..., tuple]:
+        """The per-frame function: StreamFrame (eager or compiled) or its ONNX Runtime twin."""
+        self.cfg = model.cfg
+        if self.backend != "torch":
+            self.model = None
+            return onnx_model(model, onnx_cache)
+        self.model = prepare_model(model, self.precision)
+        network = StreamFrame(self.model, autocast_dtype(self.precision))
+        if not self.compiled:
+            return network
+        mode = "reduce-overhead" if self.device.type == "cuda" else None  # CUDA graphs
+        compiled = torch.compile(network, mode=mode, dynamic=False)
+        self._warm_up(compiled)
+        return compiled
+
     @torch.inference_mode()
-    def _warm_up(self) -> None:
-        """Run the feature extractor once on an image laid out as ``prepare`` lays out every
-        frame: the compiled graph is specialised to its strides, and another layout would
-        compile again on the first camera frame (measured: 23 s on CPU)."""
-        h, w = self.model.cfg.input_size
+    def _warm_up(self, network: Callable[..., tuple]) -> None:
+        """Run the compiled network on an image laid out as ``prepare`` lays out every frame
+        (the graph is specialised to its strides; another layout would compile again on the
+        first camera frame: 23 s on CPU), three times for CUDA graphs to be recorded."""
+        h, w = self.cfg.input_size
         k = np.array([[float(w), 0.0, w / 2], [0.0, float(w), h / 2], [0.0, 0.0, 1.0]])
-        image, _ = self.prepare(np.zeros((h, w, 3), np.uint8), k)
-        self.model.features(image)
+        image, k_in = self.prepare(np.zeros((h, w, 3), np.uint8), k)
+        stamp = torch.zeros(1, dtype=torch.float64, device=self.device)
+        for _ in range(3 if self.device.type == "cuda" else 1):
+            self._mark_step()
+            network(image, k_in, stamp, *self._state())
 
     def reset(self) -> None:
         """Forget the stream: the memory, the tracks and the last stamp."""
@@ -106,7 +126,7 @@ class Predictor:
 
     def prepare(self, rgb: np.ndarray, k: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 image of any size -> network input (1, 3, H, W) and its intrinsics (1, 3, 3)."""
-        out_hw = self.model.cfg.input_size
+        out_hw = self.cfg.input_size
         k_in, (rh, rw), (y0, x0) = resize_crop_intrinsics(np.asarray(k, np.float64), rgb.shape[:2], out_hw)
         img = cv2.resize(rgb, (rw, rh), interpolation=cv2.INTER_AREA)[
             y0 : y0 + out_hw[0], x0 : x0 + out_hw[1]
@@ -134,40 +154,56 @@ class Predictor:
         if self.multi_frame and camera_motion is not None and self.last_stamp is not None:
             self._move(camera_motion, k_in)
         t = torch.tensor([stamp], dtype=torch.float64, device=self.device)
-        memory = self.memory if self.multi_frame else None
-        out = self.model(image, k_in, memory, t, with_aux=False)
+        self._mark_step()
+        outputs = self.network(image, k_in, t, *self._state())
         if self.multi_frame:
-            self.model.remember(self.memory, out, t)
+            self.memory.update(self._own(outputs[len(PREDICTIONS) :]))
         self.last_stamp = stamp
-        estimates = suppress_duplicates(self._estimates(out), self.suppression)
+        estimates = suppress_duplicates(self._estimates(outputs[: len(PREDICTIONS)]), self.suppression)
         if self.multi_frame:
             estimates = self.tracks.update(estimates, stamp)
         return StepResult(estimates[: self.max_detections], reason)
 
+    def _state(self) -> tuple[torch.Tensor, ...]:
+        return self.memory.buffers.tensors() if self.multi_frame else ()
+
+    def _mark_step(self) -> None:
+        """A new step of the CUDA graphs: the outputs of the previous one may be overwritten."""
+        if self.compiled and self.device.type == "cuda":
+            torch.compiler.cudagraph_mark_step_begin()
+
+    def _own(self, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """The state a step returned, copied out of the CUDA graphs' output memory, which the
+        next replay overwrites."""
+        if self.compiled and self.device.type == "cuda":
+            return tuple(x.clone() for x in state)
+        return state
+
     def _move(self, transform: np.ndarray, k_in: torch.Tensor) -> None:
-        cfg = self.model.cfg
-        self.memory.move(torch.from_numpy(transform).to(k_in), k_in, cfg.input_size, cfg.depth_range)
+        self.memory.move(torch.from_numpy(transform).to(k_in), k_in)
         self.tracks.move(transform)
 
-    def _estimates(self, out: dict) -> list[PoseEstimate]:
-        """Queries scoring at least the threshold, best first; query_id: the memory's id (0: fresh)."""
-        last = out["layers"][-1]
-        probs = last["logits"][0].sigmoid()
-        scores, classes = probs.max(-1)
-        keep = torch.nonzero(scores >= self.score_threshold)[:, 0]
-        keep = keep[scores[keep].argsort(descending=True)]
-        ids = out["track_ids"][0]
-        to_np = lambda x: x[0].double().cpu().numpy()  # noqa: E731
-        rot, trans, size = to_np(last["rotation"]), to_np(last["translation"]), to_np(last["size"])
-        return [
-            PoseEstimate(
-                class_id=int(classes[i]) + 1,
-                class_name=CLASS_NAMES[int(classes[i]) + 1],
-                score=float(scores[i]),
-                rotation=rot[i],
-                translation=trans[i],
-                size=size[i],
-                query_id=int(ids[i]) if self.multi_frame else 0,
-            )
-            for i in keep.tolist()
-        ]
+    def _estimates(self, predictions: tuple[torch.Tensor, ...]) -> list[PoseEstimate]:
+        """Queries scoring at least the threshold, best first; query_id: the memory's id (0: fresh).
+        The network's outputs (``PREDICTIONS``) come to the host in one copy."""
+        logits, translation, rotation, size, ids, valid = (x[0] for x in predictions)
+        scores, classes = logits.sigmoid().max(-1)
+        columns = [c[:, None].double() for c in (scores, classes, ids, valid)]
+        packed = torch.cat([*columns, translation.double(), size.double(), rotation.flatten(1).double()], 1)
+        host = packed.cpu().numpy()  # (Q, 19): the frame's one read back
+        keep = np.flatnonzero((host[:, 3] > 0) & (host[:, 0] >= self.score_threshold))
+        keep = keep[np.argsort(-host[keep, 0], kind="stable")]
+        return [self._estimate(row) for row in host[keep]]
+
+    def _estimate(self, row: np.ndarray) -> PoseEstimate:
+        """One row of ``_estimates``' packed outputs -> a PoseEstimate."""
+        class_id = int(row[1]) + 1
+        return PoseEstimate(
+            class_id=class_id,
+            class_name=CLASS_NAMES[class_id],
+            score=float(row[0]),
+            rotation=row[10:19].reshape(3, 3).copy(),
+            translation=row[4:7].copy(),
+            size=row[7:10].copy(),
+            query_id=int(row[2]) if self.multi_frame else 0,
+        )

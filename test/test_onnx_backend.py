@@ -9,7 +9,7 @@ from seqpose_core.checkpoint import load_model
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
-from seqpose_core.onnx_backend import OnnxSeqPose, export_onnx, weights_digest
+from seqpose_core.onnx_backend import OnnxSeqPose, export_onnx, onnx_model, weights_digest
 from seqpose_core.predictor import Predictor
 
 # Stated tolerances, torch fp32 against ONNX Runtime fp32 (the same arithmetic, reordered):
@@ -50,9 +50,9 @@ def test_export_is_kept_per_weights_and_redone_for_other_weights(exported):
     model = load_model(default_checkpoint())
     folder = exported / weights_digest(model)
     Predictor(model, "cpu", backend="onnxruntime", onnx_cache=str(exported))
-    stamp = (folder / "memory.onnx").stat().st_mtime_ns
+    stamp = (folder / "stream.onnx").stat().st_mtime_ns
     Predictor(model, "cpu", backend="onnxruntime", onnx_cache=str(exported))
-    assert (folder / "memory.onnx").stat().st_mtime_ns == stamp  # not exported again
+    assert (folder / "stream.onnx").stat().st_mtime_ns == stamp  # not exported again
     with torch.no_grad():
         model.decoder.heads[-1].cls.bias.add_(0.1)
     assert weights_digest(model) != folder.name
@@ -74,12 +74,32 @@ def test_export_of_a_model_without_dense_queries_keeps_no_traced_state(tmp_path)
     """The single-frame constant of the first layer is traced into the graph, not cached by it."""
     torch.manual_seed(0)
     model = SeqPose(tiny_config(dense_queries=0)).eval()
-    ort = OnnxSeqPose(export_onnx(model, tmp_path), model.cfg)
+    ort = OnnxSeqPose(export_onnx(model, tmp_path))
     assert model.decoder._first is None
     h, w = model.cfg.input_size
     k = torch.tensor([[[200.0, 0, w / 2], [0, 200.0, h / 2], [0, 0, 1]]])
     image, stamp = torch.rand(1, 3, h, w), torch.tensor([1.0], dtype=torch.float64)
     with torch.inference_mode():
         ref = model(image, k, None, stamp, with_aux=False)["layers"][-1]["translation"]
-    got = ort(image, k, None, stamp)["layers"][-1]["translation"]
+    got = ort(image, k, stamp)[1]
     assert (ref - got).abs().max() < TOL_T
+
+
+def test_exported_graphs_have_only_static_shapes(exported):
+    """What TensorRT and ONNX Runtime's CUDA provider need: every input, output and
+    intermediate value has a fixed shape (no symbolic dimension) in both graphs."""
+    import onnx
+
+    model = load_model(default_checkpoint())
+    onnx_model(model, exported)
+    for name in ("single", "stream"):
+        graph = onnx.shape_inference.infer_shapes(
+            onnx.load(exported / weights_digest(model) / f"{name}.onnx")
+        ).graph
+        values = [*graph.input, *graph.output, *graph.value_info]
+        dims = [d for v in values for d in v.type.tensor_type.shape.dim]
+        assert len(values) > 100 and dims
+        symbolic = [
+            v.name for v in values for d in v.type.tensor_type.shape.dim if not d.HasField("dim_value")
+        ]
+        assert symbolic == [], f"{name}.onnx: symbolic shapes in {symbolic[:5]}"

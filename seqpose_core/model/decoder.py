@@ -130,9 +130,29 @@ class PoseHead(nn.Module):
         return None if self.heading is None else self.heading(q)
 
 
-def _key_mask(padding: torch.Tensor | None, queries: int) -> torch.Tensor | None:
-    """Memory padding (B, M) True = padded -> attention key mask (B, queries + M), or None."""
-    return None if padding is None else torch.cat([padding.new_zeros(padding.shape[0], queries), padding], 1)
+def _key_mask(queries: torch.Tensor | None, memory: torch.Tensor | None, count: int) -> torch.Tensor | None:
+    """Padding of the ``count`` queries (B, count) and of the memory (B, M), True = padded,
+    either None when none is padded -> attention key mask (B, count + M), or None."""
+    if queries is None and memory is None:
+        return None
+    if queries is None:
+        queries = memory.new_zeros(memory.shape[0], count)
+    return queries if memory is None else torch.cat([queries, memory], 1)
+
+
+def _gap(dt: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Time gaps (B, M) s with padded entries' set to 0: a padding slot's stamp is arbitrary
+    and a gap of an epoch's seconds would overflow the pose-aware norm in half precision."""
+    return dt if valid is None else torch.where(valid, dt, torch.zeros_like(dt))
+
+
+def _query_padding(previous: MemoryFrame | None, total: int) -> torch.Tensor | None:
+    """(B, total) bool, True for the carried slots of a padded previous frame (fixed-size
+    memory before its first frame), or None when no query is padding."""
+    if previous is None or previous.valid is None:
+        return None
+    valid = previous.valid
+    return torch.cat([~valid, valid.new_zeros(valid.shape[0], total - valid.shape[1])], 1)
 
 
 def _split(pred: dict[str, torch.Tensor], sizes: list[int]) -> list[dict[str, torch.Tensor]]:
@@ -185,7 +205,7 @@ class STSQDecoder(nn.Module):
         ids = torch.zeros(b, q.shape[1], dtype=torch.long, device=q.device)
         if previous is not None:
             dt = (stamp[:, None] - previous.stamp[:, None]).expand(-1, previous.embed.shape[1])
-            q = torch.cat([self.pose_norm(previous.embed, dt), q], 1)
+            q = torch.cat([self.pose_norm(previous.embed, _gap(dt, previous.valid)), q], 1)
             anchors = torch.cat([previous.anchors, anchors], 1)
             ids = torch.cat([previous.track_ids, ids], 1)
         contents, anchor_list = [q], [anchors]
@@ -208,16 +228,27 @@ class STSQDecoder(nn.Module):
 
     @staticmethod
     def _prune(
-        head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, ids: torch.Tensor, keep: int, carried: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        head: PoseHead,
+        q: torch.Tensor,
+        anchors: torch.Tensor,
+        ids: torch.Tensor,
+        keep: int,
+        carried: int,
+        padding: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Inference: keep the ``keep`` queries (B, Q, .) the first layer scores best, and the
-        ``carried`` first ones, those from the previous frame, in their order -> (B, keep', .)."""
+        ``carried`` first ones, those from the previous frame, in their order -> (B, keep', .).
+        Padded queries (padding (B, Q) True) are kept last, so that a padded previous frame
+        keeps the queries of a frame without one (padding comes back pruned alike)."""
         score = head.cls(q).amax(-1)
         score[:, :carried] = float("inf")
+        if padding is not None:
+            score = score.masked_fill(padding, float("-inf"))
         keep = max(keep, carried)
         idx = score.topk(keep, dim=1).indices.sort(dim=1).values  # (B, keep)
         take = lambda x: x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
-        return take(q), take(anchors), ids.gather(1, idx)
+        kept = None if padding is None else padding.gather(1, idx)
+        return take(q), take(anchors), ids.gather(1, idx), kept
 
     def _first_attention(
         self, layer: DecoderLayer, q: torch.Tensor, anchors: torch.Tensor
@@ -243,7 +274,7 @@ class STSQDecoder(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """Inference with a heading classifier: the rotation takes the 6D rotation's up axis and
         the classified heading; training supervises both as they are."""
-        logits, rot6d, log_size = head(q)
+        logits, rot6d, log_size = (x.float() for x in head(q))  # fp32 under autocast: 6D -> R
         translation = anchors_to_points(anchors, k, hw, self.cfg.depth_range)
         pred = {
             "logits": logits,
@@ -278,7 +309,8 @@ class STSQDecoder(nn.Module):
         Returns ``layers``: predictions of the matching queries {logits (B, Q, C), translation
         (B, Q, 3), rot6d (B, Q, 6), rotation (B, Q, 3, 3), size (B, Q, 3)}, one per layer in
         training, the last layer's only at inference; the final ``embed`` (B, Q, D), ``anchors``
-        (B, Q, 3) logits and ``track_ids`` (B, Q) (0 for fresh queries). In training also
+        (B, Q, 3) logits and ``track_ids`` (B, Q) (0 for fresh queries); with a padded previous
+        frame (``previous.valid``) also ``valid`` (B, Q) bool, False for padding. In training also
         ``groups`` (per extra group, its per-layer predictions) and ``dn`` (the denoising
         queries' per-layer predictions and their ``DenoisingQueries``).
         """
@@ -293,11 +325,12 @@ class STSQDecoder(nn.Module):
         q, anchors, ids, sizes = self._queries(b, previous, stamp, dense, dn)
         mem, padding = None, None
         if memory is not None:
-            mem_embed = self.pose_norm(memory.embed, stamp[:, None] - memory.stamp)
+            mem_embed = self.pose_norm(memory.embed, _gap(stamp[:, None] - memory.stamp, memory.valid))
             mem = (mem_embed, self.pos(torch.sigmoid(memory.anchors)))
             padding = None if memory.valid is None else ~memory.valid
         mask = self._mask(sizes, dn is not None, 0 if mem is None else mem[0].shape[1], q.device)
         carried = 0 if previous is None else previous.embed.shape[1]
+        pad = _query_padding(previous, q.shape[1])
         pyramid = build_pyramid(features, cfg.num_heads)  # once per frame, shared by the layers
         per_layer = []
         constant = previous is None and mem is None and dense is None and dn is None
@@ -307,12 +340,12 @@ class STSQDecoder(nn.Module):
                 q, pos = self._first_attention(layer, q, anchors)
             else:
                 pos = self.pos(torch.sigmoid(anchors))
-                q = layer.attend(q, pos, mem, mask, _key_mask(padding, q.shape[1]))
+                q = layer.attend(q, pos, mem, mask, _key_mask(pad, padding, q.shape[1]))
             q = layer.look(q, pos, points, pyramid, k, hw)
             ref = anchors if i == 0 and not cfg.detach_first_ref else anchors.detach()
             if i == 0 and not self.training and 0 < cfg.infer_queries < q.shape[1]:
-                q, ref, ids = self._prune(head, q, ref, ids, cfg.infer_queries, carried)  # then refine fewer
-                sizes = [q.shape[1]]
+                q, ref, ids, pad = self._prune(head, q, ref, ids, cfg.infer_queries, carried, pad)
+                sizes = [q.shape[1]]  # the later layers refine fewer queries
             anchors = ref + head.refine(q)
             if self.training or i == len(self.layers) - 1:
                 per_layer.append(_split(self._predict(head, q, anchors, k, hw), sizes))
@@ -322,6 +355,8 @@ class STSQDecoder(nn.Module):
             "anchors": anchors[:, : sizes[0]],
             "track_ids": ids,
         }
+        if pad is not None:
+            out["valid"] = ~pad[:, : sizes[0]]
         if self.training:
             extra = len(sizes) - 1 - (dn is not None)
             out["groups"] = [[parts[g] for parts in per_layer] for g in range(1, 1 + extra)]

@@ -62,10 +62,8 @@ class TemporalMemory:
     ) -> None:
         """Camera motion (4, 4), p_current = transform @ p_previous: move every stored anchor into
         the current camera frame. k (B, 3, 3) and hw: the network input's intrinsics and size."""
-        rot, trans = transform[:3, :3].to(k.dtype), transform[:3, 3].to(k.dtype)
         for f in self.queue:
-            points = anchors_to_points(f.anchors, k, hw, depth_range) @ rot.T + trans
-            f.anchors = points_to_anchors(points, k, hw, depth_range)
+            f.anchors = move_anchors(f.anchors, transform, k, hw, depth_range)
 
     def push(
         self,
@@ -81,11 +79,7 @@ class TemporalMemory:
         assigned: such entries get new ids), stamp (B,).
         """
         top = scores.topk(min(self.topk, scores.shape[1]), dim=1).indices
-        ids = track_ids.gather(1, top)
-        fresh = ids == 0
-        order = fresh.flatten().cumsum(0).view_as(fresh)  # 1, 2, ... over the fresh entries
-        ids = torch.where(fresh, self.next_id + order - 1, ids)  # new ids without a host read
-        self.next_id = self.next_id + fresh.sum()
+        ids, self.next_id = assign_ids(track_ids.gather(1, top), self.next_id)
         track_ids.scatter_(1, top, ids)  # the caller sees the ids its queries were given
         self.queue.append(
             MemoryFrame(
@@ -95,3 +89,25 @@ class TemporalMemory:
                 track_ids=ids,
             )
         )
+
+
+def assign_ids(ids: torch.Tensor, next_id: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Track ids (B, K) with 0 for fresh entries -> the ids with fresh ones numbered from
+    next_id on (row-major), and the next free id; no host read."""
+    fresh = ids == 0
+    order = fresh.flatten().cumsum(0).view_as(fresh)  # 1, 2, ... over the fresh entries
+    return torch.where(fresh, next_id + order - 1, ids), next_id + fresh.sum()
+
+
+def move_anchors(
+    anchors: torch.Tensor,
+    transform: torch.Tensor,
+    k: torch.Tensor,
+    hw: tuple[int, int],
+    depth_range: tuple[float, float],
+) -> torch.Tensor:
+    """Anchors (B, M, 3) logits seen from the previous camera -> the same points' anchors in the
+    current camera, p_current = transform (4, 4) @ p_previous."""
+    rot, trans = transform[:3, :3].to(k.dtype), transform[:3, 3].to(k.dtype)
+    points = anchors_to_points(anchors, k, hw, depth_range) @ rot.T + trans
+    return points_to_anchors(points, k, hw, depth_range)
