@@ -34,8 +34,9 @@ def start_node(
     multi_frame: bool,
     score_threshold: float,
     log: Path,
-    compile: bool = False,
+    params: dict[str, str] | None = None,
 ) -> subprocess.Popen:
+    """The node in a child process; params: further node parameters, name -> value."""
     args = [
         sys.executable,
         "-m",
@@ -58,8 +59,8 @@ def start_node(
     ]
     if checkpoint:
         args += ["-p", f"checkpoint:={checkpoint}"]
-    if compile:
-        args += ["-p", "compile:=true"]
+    for name, value in (params or {}).items():
+        args += ["-p", f"{name}:={value}"]
     with open(log, "w") as out:  # the child keeps its own descriptor
         return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -38,13 +38,18 @@ def param(
 class NodeParams:
     checkpoint: str = param("", ".safetensors with its .yaml beside it; '' = the embedded model")
     device: str = param("cpu", "torch device: cpu, cuda, cuda:1, ...")
-    precision: str = param("fp32", "fp32, bf16 (encoder) or int8 (encoder linears, cpu)", choices=PRECISIONS)
+    precision: str = param(
+        "fp32",
+        "fp32, bf16 (encoder), int8 (encoder linears, cpu), bf16-all or fp16-all (whole network; fp16: cuda)",
+        choices=PRECISIONS,
+    )
     backend: str = param(
         "torch", "torch, or onnxruntime (the exported network, fp32 on cpu)", choices=BACKENDS
     )
     onnx_cache: str = param(DEFAULT_CACHE, "folder of the exported networks (backend onnxruntime)")
     compile: bool = param(
-        False, "torch.compile the encoder and DPT (backend torch; the configure takes minutes)"
+        False,
+        "torch.compile the per-frame network, CUDA graphs on cuda (backend torch; configure takes minutes)",
     )
     multi_frame: bool = param(True, "temporal memory across frames; false = single-frame")
     score_threshold: float = param(
