@@ -77,11 +77,11 @@ def test_heading_loss_skips_symmetric_objects_and_is_lowest_at_the_true_heading(
     b_idx, gt_idx = torch.tensor([0, 0, 1]), torch.tensor([0, 2, 1])
     angle = heading_angle(t["rotations"][b_idx, gt_idx], t["translations"][b_idx, gt_idx])
     crit = SetCriterion(6)
-    right = crit.loss_heading(heading_targets(angle, 24).clamp_min(1e-9).log(), t, b_idx, gt_idx, 3.0)
-    wrong = crit.loss_heading(heading_targets(angle + 1.0, 24).clamp_min(1e-9).log(), t, b_idx, gt_idx, 3.0)
+    right = crit.heading_error(heading_targets(angle, 24).clamp_min(1e-9).log(), t, b_idx, gt_idx).sum()
+    wrong = crit.heading_error(heading_targets(angle + 1.0, 24).clamp_min(1e-9).log(), t, b_idx, gt_idx).sum()
     assert right < wrong
     t["class_ids"][:] = 1  # bottles: no heading, no loss
-    assert crit.loss_heading(torch.randn(3, 24), t, b_idx, gt_idx, 3.0) == 0
+    assert crit.heading_error(torch.randn(3, 24), t, b_idx, gt_idx).sum() == 0
 
 
 def test_model_with_heading_bins_trains_the_classifier_and_infers_with_it():

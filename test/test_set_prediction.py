@@ -156,3 +156,39 @@ def test_dense_queries_follow_the_dense_heads():
         out = m(image, k, with_aux=False)
     assert out["layers"][-1]["translation"].shape == (2, m.cfg.num_queries, 3)
     assert m.decoder.anchors.weight.shape[0] == m.cfg.num_queries - 20
+
+
+def test_the_batched_criterion_gives_each_sets_own_losses():
+    """Every layer and query group (and every denoising layer) in one batch gives, term by
+    term, what each set gives on its own; a padded object slot changes nothing."""
+    m = build(dense_queries=6, train_groups=3, dn_groups=2)
+    image, k = inputs()
+    targets = fake_targets()
+    targets["valid"][1, 2] = False  # image 1 has two objects and a padded slot
+    targets["class_ids"][1, 2] = 0
+    out = m(image, k, targets=targets)
+    crit = SetCriterion(6)
+    got = crit(out, targets)
+    num = targets["valid"].sum().float()
+    layers, groups = out["layers"], [layer for group in out["groups"] for layer in group]
+    want: dict[str, torch.Tensor] = {}
+
+    def add(prefix: str, suffix: str, terms: dict) -> None:
+        for name, value in terms.items():
+            key = prefix + name + suffix
+            want[key] = want.get(key, 0.0) + crit.weights[name] * value
+
+    for i, layer in enumerate(layers):
+        add(
+            "",
+            "" if i == len(layers) - 1 else f"_{i}",
+            crit.set_losses(layer, targets, crit.matcher(layer, targets), num),
+        )
+    for layer in groups:
+        add("group_", "", crit.set_losses(layer, targets, crit.matcher(layer, targets), num))
+    dn = out["dn"]["queries"]
+    for layer in out["dn"]["layers"]:
+        add("dn_", "", crit.denoising_losses(layer, targets, dn, num * dn.groups))
+    assert len(groups) == 2 * len(layers) and set(want) < set(got)
+    for key, value in want.items():
+        torch.testing.assert_close(got[key], value, rtol=1e-5, atol=1e-6)

@@ -11,6 +11,7 @@ denoising queries reconstruct their own object.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -78,143 +79,149 @@ class SetCriterion(nn.Module):
 
         Terms: ``class``, ``translation``, ``rotation``, ``size`` of the last layer, the same
         with ``_i`` for layer i; ``group_*`` summed over the extra groups and layers, ``dn_*``
-        over the denoising queries' layers; ``depth``, ``normal``, ``seg``.
+        over the denoising queries' layers; ``depth``, ``normal``, ``seg``. Every matched set
+        (layer, group) is computed in one batch, and so is every denoising layer.
         """
         num = object_count(target["valid"])
         layers, groups = out["layers"], [layer for group in out.get("groups", []) for layer in group]
-        matches = self.matcher.match_all([*layers, *groups], target)
-        losses: dict[str, torch.Tensor] = {}
-        for i, (layer, match) in enumerate(zip(layers, matches, strict=False)):
-            suffix = "" if i == len(layers) - 1 else f"_{i}"
-            self._add(losses, "", suffix, self.set_losses(layer, target, match, num))
-        for layer, match in zip(groups, matches[len(layers) :], strict=True):
-            self._add(losses, "group_", "", self.set_losses(layer, target, match, num))
+        sets = [*layers, *groups]
+        names = [("", "" if i == len(layers) - 1 else f"_{i}") for i in range(len(layers))]
+        names += [("group_", "")] * len(groups)
+        terms = [(names, self.matched_terms(sets, target, self.matcher.match_all(sets, target), num))]
         if "dn" in out:
-            dn = out["dn"]["queries"]
-            for layer in out["dn"]["layers"]:
-                self._add(losses, "dn_", "", self.denoising_losses(layer, target, dn, num * dn.groups))
+            dn = out["dn"]
+            dn_terms = self.denoising_terms(dn["layers"], target, dn["queries"], num * dn["queries"].groups)
+            terms.append(([("dn_", "")] * len(dn["layers"]), dn_terms))
+        losses: dict[str, torch.Tensor] = {}
+        for set_names, per_set in terms:
+            for name, values in per_set.items():
+                self._add(losses, set_names, name, self.weights[name] * values)
         if "aux" in out:
             for name, value in self.dense_losses(out["aux"], target).items():
                 losses[name] = self.weights[name] * dense_scale * value
         losses["total"] = sum(losses.values())
         return losses
 
-    def _add(self, losses: dict, prefix: str, suffix: str, terms: dict[str, torch.Tensor]) -> None:
-        for name, value in terms.items():
-            key = prefix + name + suffix
-            losses[key] = losses.get(key, 0.0) + self.weights[name] * value
+    @staticmethod
+    def _add(losses: dict, names: list[tuple[str, str]], term: str, values: torch.Tensor) -> None:
+        """values (S,): one term of S sets, named prefix + term + suffix; equal names add up."""
+        for (prefix, suffix), value in zip(names, values.unbind(), strict=True):
+            key = prefix + term + suffix
+            losses[key] = losses[key] + value if key in losses else value
 
     def set_losses(
         self, p: dict, t: dict, matches: list[tuple], num: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """Matched queries' losses; matches hold indices into each image's valid objects, which
-        come first in the padded rows, so they index the padded rows as they are."""
-        device = p["logits"].device
-        idx = torch.cat(
-            [torch.stack([torch.full_like(q, b), q, g]) for b, (q, g) in enumerate(matches)], 1
-        ).to(device, non_blocking=True)  # (3, M): image, query, object
-        return self.pose_losses(p, t, idx[0], idx[1], idx[2], num, all_queries=True)
+        """One matched set's terms (0-d); see ``matched_terms``."""
+        return {name: v[0] for name, v in self.matched_terms([p], t, [matches], num).items()}
 
     def denoising_losses(
         self, p: dict, t: dict, dn: DenoisingQueries, num: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        """Denoising query g*N + n reconstructs object n: no matching. Every slot is computed and
-        padded ones (class 0: their one-hot lands on the last class) are weighted 0, so no shape
-        depends on the data."""
-        b, slots = dn.valid.shape
-        b_idx = torch.arange(b, device=dn.valid.device)[:, None].expand(b, slots).reshape(-1)
-        q_idx = torch.arange(slots, device=dn.valid.device).repeat(b)
-        gt_idx = dn.object_index.repeat(b)
-        return self.pose_losses(p, t, b_idx, q_idx, gt_idx, num, all_queries=False, keep=dn.valid.reshape(-1))
+        """One denoising layer's terms (0-d); see ``denoising_terms``."""
+        return {name: v[0] for name, v in self.denoising_terms([p], t, dn, num).items()}
 
-    def pose_losses(
+    def matched_terms(
+        self, sets: list[dict], t: dict, matches: list[list[tuple]], num: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The terms (S,) of S prediction sets (decoder layers, query groups), each with its
+        matching (per image: query and object indices, arrays or tensors, into the valid
+        objects, which come first in the padded rows). The sets' queries are concatenated, so
+        each loss runs once."""
+        pred, sizes = _concat(sets)
+        rows = [
+            np.stack([np.full(len(q), s), np.full(len(q), b), np.asarray(q) + start, np.asarray(g)])
+            for s, (per_image, start) in enumerate(zip(matches, np.cumsum([0, *sizes[:-1]]), strict=True))
+            for b, (q, g) in enumerate(per_image)
+        ]
+        idx = torch.from_numpy(np.concatenate(rows, 1)).to(pred["logits"].device, non_blocking=True)
+        query_set = torch.from_numpy(np.repeat(np.arange(len(sets)), sizes))  # built on the host: no read
+        terms = self.pose_terms(pred, t, idx[0], idx[1], idx[2], idx[3], len(sets), num)
+        terms["class"] = self.loss_class_all(pred["logits"], t, idx, query_set.to(idx.device), len(sets), num)
+        return terms
+
+    def denoising_terms(
+        self, layers: list[dict], t: dict, dn: DenoisingQueries, num: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The terms (L,) of L denoising layers: query g*N + n reconstructs object n, no matching.
+        Every slot is computed and padded ones (class 0: their one-hot lands on the last class)
+        are weighted 0, so no shape depends on the data."""
+        pred, sizes = _concat(layers)
+        device, (b, slots) = dn.valid.device, dn.valid.shape
+        s_idx = torch.arange(len(layers), device=device).repeat_interleave(b * slots)
+        b_idx = torch.arange(b, device=device).repeat_interleave(slots).repeat(len(layers))
+        q_idx = torch.arange(slots, device=device).repeat(b * len(layers)) + s_idx * sizes[0]
+        gt_idx = dn.object_index.repeat(b * len(layers))
+        keep = dn.valid.reshape(-1).repeat(len(layers)).float()
+        terms = self.pose_terms(pred, t, s_idx, b_idx, q_idx, gt_idx, len(layers), num, keep)
+        logits = pred["logits"][b_idx, q_idx].float()  # (M, C): the denoising queries alone
+        onehot = torch.zeros_like(logits)  # one_hot would check the classes' range on the host
+        onehot[torch.arange(len(b_idx), device=device), t["class_ids"][b_idx, gt_idx] - 1] = 1.0
+        focal = sigmoid_focal_loss(logits, onehot).sum(-1) * keep
+        terms["class"] = _per_set(focal, s_idx, len(layers)) / num
+        return terms
+
+    def pose_terms(
         self,
         p: dict,
         t: dict,
+        s_idx: torch.Tensor,
         b_idx: torch.Tensor,
         q_idx: torch.Tensor,
         gt_idx: torch.Tensor,
+        sets: int,
         num: torch.Tensor,
-        all_queries: bool,
         keep: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Losses of queries (b_idx, q_idx) against objects (b_idx, gt_idx), each pair weighted by
-        keep (M,) bool (all when None). The class loss covers every query (unmatched ones learn
-        'no object') when all_queries, else only these. Computed in fp32."""
-        w = None if keep is None else keep.float()
-        classes = t["class_ids"][b_idx, gt_idx]
-        logits = p["logits"].float() if all_queries else p["logits"][b_idx, q_idx][None].float()
-        rows = torch.arange(len(b_idx), device=b_idx.device)
-        cls_b, cls_q = (b_idx, q_idx) if all_queries else (torch.zeros_like(b_idx), rows)
+        """Translation, rotation, size (and heading) terms (sets,) of the pairs: query (b_idx,
+        q_idx) of set s_idx against object (b_idx, gt_idx), each (M,), weighted by keep (M,)
+        (all 1 when None). Computed in fp32."""
+        w = torch.ones_like(s_idx, dtype=torch.float32) if keep is None else keep
         p_pos, p_size = position_and_size(
             p["translation"][b_idx, q_idx].float(), p["size"][b_idx, q_idx].float(), self.normalized
         )
         t_pos, t_size = position_and_size(
             t["translations"][b_idx, gt_idx], t["sizes"][b_idx, gt_idx], self.normalized
         )
-        rot = p["rotation"][b_idx, q_idx].float()
-        losses = {
-            "class": self.loss_class(logits, classes, cls_b, cls_q, num, w),
-            "translation": self.loss_l1(p_pos, t_pos, num, w),
-            "rotation": self.loss_rotation(rot, t, b_idx, gt_idx, num, w),
-            "size": self.loss_l1(p_size, t_size, num, w),
+        sym = symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
+        rot = rotation_distance(p["rotation"][b_idx, q_idx].float(), t["rotations"][b_idx, gt_idx], sym)
+        per_pair = {
+            "translation": (p_pos - t_pos).abs().sum(-1),
+            "rotation": rot,
+            "size": (p_size - t_size).abs().sum(-1),
         }
         if "heading_logits" in p:
-            heading = p["heading_logits"][b_idx, q_idx].float()
-            losses["heading"] = self.loss_heading(heading, t, b_idx, gt_idx, num, w)
-        return losses
+            per_pair["heading"] = self.heading_error(
+                p["heading_logits"][b_idx, q_idx].float(), t, b_idx, gt_idx
+            )
+        return {name: _per_set(err * w, s_idx, sets) / num for name, err in per_pair.items()}
 
-    def loss_class(
+    def loss_class_all(
         self,
         logits: torch.Tensor,
-        classes: torch.Tensor,
-        b_idx: torch.Tensor,
-        q_idx: torch.Tensor,
+        t: dict,
+        idx: torch.Tensor,
+        query_set: torch.Tensor,
+        sets: int,
         num: torch.Tensor,
-        w: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Focal loss of every query in logits (B', Q', C); w weighs the rows (b_idx, q_idx) of a
-        query subset (its logits passed as (1, M, C)), None: all count."""
+        """Focal loss (sets,) of every query in logits (B, Q, C) (unmatched ones learn 'no
+        object'); idx (4, M): set, image, query, object of the matched pairs; query_set (Q,)."""
+        logits = logits.float()
         onehot = torch.zeros_like(logits)
-        onehot[b_idx, q_idx, classes - 1] = 1.0
-        focal = sigmoid_focal_loss(logits, onehot)
-        if w is not None:
-            focal = focal * w[None, :, None]
-        return focal.sum() / num
+        onehot[idx[1], idx[2], t["class_ids"][idx[1], idx[3]] - 1] = 1.0
+        per_query = sigmoid_focal_loss(logits, onehot).sum((0, 2))  # (Q,)
+        return _per_set(per_query, query_set, sets) / num
 
-    def loss_l1(
-        self, pred: torch.Tensor, gt: torch.Tensor, num: torch.Tensor, w: torch.Tensor | None = None
+    def heading_error(
+        self, logits: torch.Tensor, t: dict, b_idx: torch.Tensor, gt_idx: torch.Tensor
     ) -> torch.Tensor:
-        err = (pred - gt).abs().sum(-1)
-        return _weighted_sum(err, w) / num
-
-    def loss_rotation(
-        self,
-        rot: torch.Tensor,
-        t: dict,
-        b_idx: torch.Tensor,
-        gt_idx: torch.Tensor,
-        num: torch.Tensor,
-        w: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        sym = symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
-        return _weighted_sum(rotation_distance(rot, t["rotations"][b_idx, gt_idx], sym), w) / num
-
-    def loss_heading(
-        self,
-        logits: torch.Tensor,
-        t: dict,
-        b_idx: torch.Tensor,
-        gt_idx: torch.Tensor,
-        num: torch.Tensor,
-        w: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """logits (M, bins) of matched queries; objects symmetric about y have no heading."""
+        """Cross-entropy (M,) of heading logits (M, bins) of matched queries against the soft
+        target; 0 for objects symmetric about y, which have no heading."""
         has = ~symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
         angle = heading_angle(t["rotations"][b_idx, gt_idx], t["translations"][b_idx, gt_idx])
         target = heading_targets(angle, logits.shape[-1])
-        ce = -(target * logits.log_softmax(-1)).sum(-1)
-        return _weighted_sum(ce * has, w) / num
+        return -(target * logits.log_softmax(-1)).sum(-1) * has
 
     def dense_losses(
         self, aux: dict[str, torch.Tensor], t: dict[str, torch.Tensor]
@@ -237,8 +244,15 @@ class SetCriterion(nn.Module):
         return (err * valid).sum() / valid.sum().clamp_min(1)
 
 
-def _weighted_sum(x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
-    return x.sum() if w is None else (x * w).sum()
+def _concat(sets: list[dict]) -> tuple[dict[str, torch.Tensor], list[int]]:
+    """Prediction sets -> their tensors concatenated along the query axis, and each set's size."""
+    keys = [k for k in ("logits", "translation", "rotation", "size", "heading_logits") if k in sets[0]]
+    return {k: torch.cat([p[k] for p in sets], 1) for k in keys}, [p["logits"].shape[1] for p in sets]
+
+
+def _per_set(values: torch.Tensor, set_of: torch.Tensor, sets: int) -> torch.Tensor:
+    """values (M,) summed per set: set_of (M,) -> (sets,)."""
+    return values.new_zeros(sets).index_add(0, set_of, values)
 
 
 def object_count(valid: torch.Tensor) -> torch.Tensor:

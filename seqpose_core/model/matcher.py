@@ -69,21 +69,23 @@ class HungarianMatcher(nn.Module):
         target: class_ids (B, N) 1..C, translations, rotations, sizes, handle_visible, valid (B, N),
         the valid objects first in each row (as ``collate_frames`` pads them).
         Returns per image (query indices, target indices), CPU LongTensors of equal length."""
-        return self.match_all([pred], target)[0]
+        return [(torch.from_numpy(q), torch.from_numpy(g)) for q, g in self.match_all([pred], target)[0]]
 
     @torch.no_grad()
     def match_all(self, preds: list[dict[str, torch.Tensor]], target: dict[str, torch.Tensor]) -> list[list]:
-        """Several prediction sets against one target batch, with a single device-to-host copy.
-        Returns, per prediction set, what ``forward`` returns."""
-        costs = [self.cost(p, target) for p in preds]  # each (B, Q_i, N)
-        counts = target["valid"].sum(1).to(costs[0].dtype)  # (B,)
-        host = torch.cat([*(c.flatten() for c in costs), counts]).cpu()
+        """Several prediction sets against one target batch: one cost over their queries
+        concatenated, one device-to-host copy. Returns, per prediction set, what ``forward``
+        returns as numpy int64 arrays (no tensor per image, layer and group)."""
+        keys = ("logits", "translation", "rotation", "size")
+        cost = self.cost({k: torch.cat([p[k] for p in preds], 1) for k in keys}, target)  # (B, sum Q_i, N)
+        counts = target["valid"].sum(1).to(cost.dtype)  # (B,)
+        host = torch.cat([cost.flatten(), counts]).cpu()
         counts_host = host[-len(counts) :].long().tolist()
+        blocks = host[: cost.numel()].view(cost.shape).numpy()
         out, start = [], 0
-        for c in costs:
-            block = host[start : start + c.numel()].view(c.shape).numpy()
-            start += c.numel()
-            out.append([_assign(block[b, :, :n]) for b, n in enumerate(counts_host)])
+        for q in (p["logits"].shape[1] for p in preds):
+            out.append([_assign(blocks[b, start : start + q, :n]) for b, n in enumerate(counts_host)])
+            start += q
         return out
 
     def cost(self, p: dict[str, torch.Tensor], t: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -107,10 +109,10 @@ class HungarianMatcher(nn.Module):
         )
 
 
-def _assign(cost: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """One image's (Q, n) cost -> (query indices, target indices)."""
+def _assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One image's (Q, n) cost -> (query indices, target indices), int64."""
     if cost.shape[1] == 0:
-        empty = torch.zeros(0, dtype=torch.long)
+        empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     rows, cols = linear_sum_assignment(cost)
-    return torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)
+    return rows.astype(np.int64), cols.astype(np.int64)
