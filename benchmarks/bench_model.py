@@ -45,16 +45,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def _time_heads(model: SeqPose, totals: dict[str, float]) -> None:
+def _time_heads(model: SeqPose, totals: dict[str, float]) -> list:
+    """Hooks that add the pose heads' time to totals["head"]; returns their handles."""
     def pre(_m: object, _i: object) -> None:
         totals["_start"] = time.perf_counter()
 
     def post(_m: object, _i: object, _o: object) -> None:
         totals["head"] += time.perf_counter() - totals["_start"]
 
+    hooks = []
     for head in model.decoder.heads:
-        head.register_forward_pre_hook(pre)
-        head.register_forward_hook(post)
+        hooks += [head.register_forward_pre_hook(pre), head.register_forward_hook(post)]
+    return hooks
 
 
 def _frame(
@@ -94,7 +96,7 @@ def _frame(
 def run_stages(model: SeqPose, frames: int, warmup: int = 3) -> dict[str, dict[str, float]]:
     """Median ms per stage over ``frames`` frames after ``warmup``, {"SF": ..., "MF": ...}."""
     totals: dict[str, float] = defaultdict(float)
-    _time_heads(model, totals)
+    hooks = _time_heads(model, totals)  # removed after: a compiled network would trace them
     memories = {"SF": None, "MF": model.new_memory()}
     samples: dict[str, dict[str, list[float]]] = {mode: defaultdict(list) for mode in memories}
     for i in range(warmup + frames):
@@ -102,6 +104,8 @@ def run_stages(model: SeqPose, frames: int, warmup: int = 3) -> dict[str, dict[s
             stage = _frame(model, memory, i, totals)
             for k, v in stage.items() if i >= warmup else ():
                 samples[mode][k].append(v)
+    for hook in hooks:
+        hook.remove()
     return {mode: {k: statistics.median(v) for k, v in s.items()} for mode, s in samples.items()}
 
 
