@@ -47,6 +47,7 @@ def _sync(device: torch.device) -> None:
 
 def _time_heads(model: SeqPose, totals: dict[str, float]) -> list:
     """Hooks that add the pose heads' time to totals["head"]; returns their handles."""
+
     def pre(_m: object, _i: object) -> None:
         totals["_start"] = time.perf_counter()
 

@@ -86,22 +86,16 @@ def test_batched_matching_of_every_layer_equals_the_plain_per_image_assignment()
             assert np.array_equal(per_image[b][0], rows) and np.array_equal(per_image[b][1], cols)
 
 
-class CountingTensorReads(torch.utils._python_dispatch.TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.reads = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.reads += func is torch.ops.aten._local_scalar_dense.default
-        return func(*args, **(kwargs or {}))
-
-
 def test_a_training_step_reads_nothing_on_the_host():
+    """Counted by the profiler, which sees the backward's reads too (a dispatch mode does not:
+    prod()'s backward once read the host on every call)."""
     model = dense_model()
     model.train()
-    with CountingTensorReads() as mode:
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         train_step(model, SetCriterion(6), clip(frames=3), torch.device("cpu"), amp=False)
-    assert mode.reads == 0
+    names = [e.name for e in prof.events()]
+    assert "aten::embedding_bag" in names or "aten::_embedding_bag" in names  # the step was seen
+    assert names.count("aten::_local_scalar_dense") == 0
 
 
 def test_dense_every_supervises_the_dense_heads_on_the_last_frame_of_a_clip_with_its_weight():

@@ -53,24 +53,26 @@ def _corners(
     the 4 bilinear corners, both (B * Q * H, L * P * 4). A corner outside a map is clamped onto
     its padding, whose rows are zero, as grid_sample's zero padding.
 
-    Levels and points share one last axis (L * P) and the level sizes are spelled out along it:
-    an elementwise operation broadcasting (L, 1) over a last axis of P took twice as long on
-    CPU, and these small tensors' time is all in such operations."""
+    Levels and points share one axis (L * P) and x and y one last axis, with the level sizes
+    spelled out along them, and the 4 corners come from one broadcast against their (0/1, 0/1)
+    offsets: these small tensors' time is all in the count of elementwise operations."""
     b, q, h, lv, p = grid.shape[:5]
-    size_h, size_w = (s[:, None].expand(lv, p).reshape(-1) for s in pyramid.sizes.unbind(1))  # (L*P,)
-    grid, weights = grid.reshape(b, q, h, lv * p, 2), weights.reshape(b, q, h, lv * p)
-    x = ((grid[..., 0] + 1) * size_w - 1) / 2  # grid_sample's align_corners=False
-    y = ((grid[..., 1] + 1) * size_h - 1) / 2
-    x0, y0 = x.floor(), y.floor()
-    fx, fy = x - x0, y - y0
-    xs = [(x0 + i).clamp_min(0).minimum(size_w + 1) for i in (1, 2)]  # columns of the padded map
-    ys = [(y0 + i).clamp_min(0).minimum(size_h + 1) for i in (1, 2)]
-    first = pyramid.first.expand(b, 1, h, lv, p).reshape(b, 1, h, lv * p)
-    rows = [first + (yi * (size_w + 2) + xi).long() for yi in ys for xi in xs]
-    wy, wx = [(1 - fy) * weights, fy * weights], [1 - fx, fx]
-    wts = [wyi * wxi for wyi in wy for wxi in wx]
+    size = pyramid.sizes.flip(1)[:, None].expand(lv, p, 2).reshape(lv * p, 2)  # (L*P, 2): w, h
+    xy = ((grid.reshape(b, q, h, lv * p, 2) + 1) * size - 1) / 2  # grid_sample's align_corners=False
+    xy0 = xy.floor()
+    frac = xy - xy0  # (..., 2)
+    step = _CORNERS.to(grid.device, grid.dtype)  # (4, 2): the corners' (dx, dy)
+    cell = (xy0[..., None, :] + 1 + step).clamp_min(0).minimum(size[:, None] + 1)  # padded map, (..., 4, 2)
+    first = pyramid.first.expand(b, 1, h, lv, p).reshape(b, 1, h, lv * p, 1)
+    rows = first + (cell[..., 1] * (size[:, None, 0] + 2) + cell[..., 0]).long()  # (B, Q, H, L*P, 4)
+    per_axis = step * frac[..., None, :] + (1 - step) * (1 - frac[..., None, :])  # (..., 4, 2)
+    bilinear = per_axis[..., 0] * per_axis[..., 1]  # not prod(): its backward reads the host
+    wts = bilinear * weights.reshape(b, q, h, lv * p, 1)
     n = lv * p * 4
-    return torch.stack(rows, -1).reshape(b * q * h, n), torch.stack(wts, -1).reshape(b * q * h, n)
+    return rows.reshape(b * q * h, n), wts.reshape(b * q * h, n)
+
+
+_CORNERS = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 
 
 def sample_pyramid(pyramid: Pyramid, grid: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
