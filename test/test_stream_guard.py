@@ -12,7 +12,7 @@ from seqpose_core.model.config import tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
 from seqpose_ros.node.graph_env import private_graph
-from seqpose_ros.node.params import DEFAULTS, NodeParams, check
+from seqpose_ros.node.params import DEFAULTS, NodeParams, check, cpu_threads
 from seqpose_ros.node.pipeline import Rejected, StreamGuard, reason_kind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,3 +147,10 @@ def test_private_graph_loads_the_documented_dds_profile_unless_one_is_set():
     own = {"FASTDDS_DEFAULT_PROFILES_FILE": "/etc/my_profile.xml"}
     private_graph(own, force=True)
     assert own["FASTDDS_DEFAULT_PROFILES_FILE"] == "/etc/my_profile.xml"
+
+
+@pytest.mark.parametrize(
+    ("requested", "cores", "threads"), [(0, 2, 1), (0, 1, 1), (0, 8, 4), (0, 4, 3), (3, 2, 3)]
+)
+def test_the_node_leaves_one_core_to_ros_unless_told_how_many_threads(requested, cores, threads):
+    assert cpu_threads(requested, cores) == threads

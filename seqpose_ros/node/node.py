@@ -16,6 +16,7 @@ import traceback
 
 import numpy as np
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
@@ -46,7 +47,7 @@ from seqpose_ros.node.converters import (
     to_markers,
     to_transforms,
 )
-from seqpose_ros.node.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check, usage
+from seqpose_ros.node.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check, cpu_threads, usage
 from seqpose_ros.node.pipeline import Rejected, StreamGuard, reason_kind
 from seqpose_ros.node.tf_out import TfOut
 from seqpose_ros.node.tf_source import CameraPoses
@@ -134,6 +135,7 @@ class SeqPoseNode(LifecycleNode):
         except (CheckpointError, OSError, ValueError) as exc:
             self.get_logger().error(f"configure failed (parameter checkpoint): {exc}")
             return TransitionCallbackReturn.FAILURE
+        torch.set_num_threads(cpu_threads(self.params.threads))
         try:
             predictor = Predictor(
                 model,

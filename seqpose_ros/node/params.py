@@ -10,6 +10,7 @@ Topics are not parameters: remap ``image``, ``camera_info``, ``detections``, ``m
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -51,6 +52,7 @@ class NodeParams:
         False,
         "torch.compile the per-frame network, CUDA graphs on cuda (backend torch; configure takes minutes)",
     )
+    threads: int = param(0, "torch CPU threads; 0 = one core left for the ROS side, at most 4", 0, 256)
     multi_frame: bool = param(True, "temporal memory across frames; false = single-frame")
     score_threshold: float = param(
         DEFAULT_SCORE_THRESHOLD, "publish estimates scoring at least this", 0.0, 1.0, runtime=True
@@ -127,3 +129,12 @@ def check(name: str, value: Any) -> None:
 def _widen(default: Any) -> type:
     """An integer is a fine value for a float parameter."""
     return int if isinstance(default, float) else type(default)
+
+
+def cpu_threads(requested: int, cores: int | None = None) -> int:
+    """The torch intra-op threads for the ``threads`` parameter: as requested, or (0) all cores
+    but one, which the node's executor, converters and DDS need, at most 4 (on this project's
+    2-core machine one thread answered a 15 Hz stream 20 % faster than two)."""
+    if requested:
+        return requested
+    return max(1, min(4, (cores or os.cpu_count() or 1) - 1))
