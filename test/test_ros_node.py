@@ -226,6 +226,7 @@ def node_in_process(checkpoint):
 
     context = rclpy.Context()
     rclpy.init(context=context)
+    threads = torch.get_num_threads()  # configure sets the process's torch threads
     try:
         node = SeqPoseNode(
             context=context, parameter_overrides=[Parameter("checkpoint", value=str(checkpoint))]
@@ -234,6 +235,7 @@ def node_in_process(checkpoint):
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+        torch.set_num_threads(threads)
 
 
 def test_lifecycle_transitions_in_process(node_in_process):

@@ -7,7 +7,8 @@ import torch
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.estimates import PoseEstimate
 from seqpose_core.model.anchors import anchors_to_points, points_to_anchors
-from seqpose_core.model.memory import TemporalMemory
+from seqpose_core.model.config import tiny_config
+from seqpose_core.model.stream import StreamMemory
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
 
@@ -128,19 +129,17 @@ def turn_and_shift():
 
 def test_camera_motion_moves_a_stored_anchor_to_the_hand_computed_point():
     k = torch.tensor([[[200.0, 0, 112.0], [0, 200.0, 84.0], [0, 0, 1]]])
-    hw, depth_range = (168, 224), (0.2, 2.5)
-    memory = TemporalMemory(frames=2, topk=1)
+    cfg = tiny_config(input_size=(168, 224), depth_range=(0.2, 2.5), memory_frames=2, memory_topk=1)
+    memory = StreamMemory(cfg, "cpu")
     point = torch.tensor([[[0.1, -0.05, 1.0]]])
-    anchor = points_to_anchors(point, k, hw, depth_range)
-    memory.push(
-        torch.zeros(1, 1, 8), anchor, torch.ones(1, 1), torch.zeros(1, 1, dtype=torch.long), torch.zeros(1)
-    )
-    transform = turn_and_shift()
-    memory.move(torch.from_numpy(transform), k, hw, depth_range)
+    with torch.inference_mode():  # as in Predictor.step
+        memory.buffers.anchors[:, -1:] = points_to_anchors(point, k, cfg.input_size, cfg.depth_range)
+        memory.frames = 1
+        memory.move(torch.from_numpy(turn_and_shift()), k)
     # by hand: x' = cos a x + sin a z + 0.05; y' = y; z' = -sin a x + cos a z - 0.1
     a = np.deg2rad(10)
     expected = [np.cos(a) * 0.1 + np.sin(a) * 1.0 + 0.05, -0.05, -np.sin(a) * 0.1 + np.cos(a) * 1.0 - 0.1]
-    moved = anchors_to_points(memory.latest.anchors, k, hw, depth_range)[0, 0]
+    moved = anchors_to_points(memory.latest.anchors, k, cfg.input_size, cfg.depth_range)[0, 0]
     np.testing.assert_allclose(moved.numpy(), expected, atol=1e-4)
 
 

@@ -54,6 +54,10 @@ def test_killed_run_resumes_to_the_same_parameters(synth_root, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "training.train", *args],
         cwd=ROOT,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": str(torch.get_num_threads()),
+        },  # bit for bit: the same reductions
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -57,14 +57,6 @@ class TemporalMemory:
             track_ids=torch.cat([f.track_ids for f in self.queue], 1),
         )
 
-    def move(
-        self, transform: torch.Tensor, k: torch.Tensor, hw: tuple[int, int], depth_range: tuple[float, float]
-    ) -> None:
-        """Camera motion (4, 4), p_current = transform @ p_previous: move every stored anchor into
-        the current camera frame. k (B, 3, 3) and hw: the network input's intrinsics and size."""
-        for f in self.queue:
-            f.anchors = move_anchors(f.anchors, transform, k, hw, depth_range)
-
     def push(
         self,
         embed: torch.Tensor,
