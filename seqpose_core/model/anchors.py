@@ -9,6 +9,12 @@ from __future__ import annotations
 import torch
 
 
+def _scale_xy(xy: torch.Tensor, sx: float, sy: float) -> torch.Tensor:
+    """(..., 2) -> (x * sx, y * sy) with Python scalars: a tensor of (sx, sy) would be a
+    host-to-device copy on every call on a GPU."""
+    return torch.cat([xy[..., :1] * sx, xy[..., 1:] * sy], -1)
+
+
 def focal_and_centre(k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """k (B, 3, 3) -> focal lengths (fx, fy) and principal point (cx, cy), each (B, 1, 2)."""
     return k.diagonal(dim1=1, dim2=2)[:, None, :2], k[:, None, :2, 2]
@@ -20,7 +26,7 @@ def anchors_to_points(
     """logits (B, Q, 3), k (B, 3, 3), hw = image (H, W) -> camera-frame points (B, Q, 3) in metres."""
     frac = torch.sigmoid(logits)
     f, c = focal_and_centre(k)
-    pixels = frac[..., :2] * frac.new_tensor((hw[1], hw[0])) - 0.5  # pixel centres at integers
+    pixels = _scale_xy(frac[..., :2], hw[1], hw[0]) - 0.5  # pixel centres at integers
     d = depth_range[0] + frac[..., 2:] * (depth_range[1] - depth_range[0])
     return torch.cat([(pixels - c) / f * d, d], -1)
 
@@ -34,7 +40,7 @@ def points_to_anchors(
     pixels = f * points[..., :2] / z + c
     frac = torch.cat(
         [
-            (pixels + 0.5) / pixels.new_tensor((hw[1], hw[0])),
+            _scale_xy(pixels + 0.5, 1 / hw[1], 1 / hw[0]),
             (z - depth_range[0]) / (depth_range[1] - depth_range[0]),
         ],
         -1,
@@ -56,5 +62,5 @@ def project_to_grid(
     z = p[..., 2:]
     in_front = z > 1e-3
     pixels = f * p[..., :2] / torch.where(in_front, z, torch.ones_like(z)) + c
-    grid = (pixels + 0.5) / pixels.new_tensor((hw[1], hw[0])) * 2 - 1
+    grid = _scale_xy(pixels + 0.5, 2 / hw[1], 2 / hw[0]) - 1
     return pixels.reshape(*shape[:-1], 2), grid.reshape(*shape[:-1], 2), in_front.reshape(shape[:-1])

@@ -61,7 +61,8 @@ def _corners(
     xy = ((grid.reshape(b, q, h, lv * p, 2) + 1) * size - 1) / 2  # grid_sample's align_corners=False
     xy0 = xy.floor()
     frac = xy - xy0  # (..., 2)
-    step = _CORNERS.to(grid.device, grid.dtype)  # (4, 2): the corners' (dx, dy)
+    i = torch.arange(4, device=grid.device)  # made on the device: no host copy per call
+    step = torch.stack([i % 2, i // 2], -1).to(grid.dtype)  # (4, 2): the corners' (dx, dy)
     cell = (xy0[..., None, :] + 1 + step).clamp_min(0).minimum(size[:, None] + 1)  # padded map, (..., 4, 2)
     first = pyramid.first.expand(b, 1, h, lv, p).reshape(b, 1, h, lv * p, 1)
     rows = first + (cell[..., 1] * (size[:, None, 0] + 2) + cell[..., 0]).long()  # (B, Q, H, L*P, 4)
@@ -70,9 +71,6 @@ def _corners(
     wts = bilinear * weights.reshape(b, q, h, lv * p, 1)
     n = lv * p * 4
     return rows.reshape(b * q * h, n), wts.reshape(b * q * h, n)
-
-
-_CORNERS = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 
 
 def sample_pyramid(pyramid: Pyramid, grid: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
