@@ -96,7 +96,7 @@ def test_bad_video_folders_get_an_error_that_names_the_video(videos, tmp_path):
 
 def test_written_labels_read_back_through_the_nocs_readers_with_the_known_poses(videos, tmp_path):
     from seqpose_core.data.nocs_dataset import NocsFrames
-    from seqpose_core.selflabel.labels import write_video_labels
+    from seqpose_core.selflabel.labels import object_in_world, write_video_labels
     from seqpose_core.selflabel.reconstruct import build_cloud
     from seqpose_core.selflabel.videos import read_truth
 
@@ -107,7 +107,7 @@ def test_written_labels_read_back_through_the_nocs_readers_with_the_known_poses(
     # the canonical frame of the truth: world -> object, so the labels must give the true poses
     canonical = Similarity(1.0, truth.T, -truth.T @ to_world[:3, 3])
     cloud = build_cloud(video, None)
-    write_video_labels(tmp_path, 1, video, cloud, canonical)
+    write_video_labels(tmp_path, 1, video, object_in_world(cloud, canonical))
     frames = NocsFrames(tmp_path, "real_train")
     assert len(frames) == len(video.cam_to_world)
     for i in (0, 3):
@@ -131,3 +131,41 @@ def test_the_up_prior_drops_hypotheses_that_tip_the_object_over():
     assert upright([tilt, flip], cfg) == [tilt, flip]  # none upright: all kept rather than none
     assert upright([tilt, flip], cfg, fallback=False) == []
     assert upright([flip], AlignConfig()) == [flip]  # no prior
+
+
+def test_scenes_for_a_new_category_leave_it_out():
+    from seqpose_core.synth.scene import sample_scene
+
+    kinds = lambda s: [o.model.class_id for o in s.objects]  # noqa: E731
+    for seed in range(8):
+        scene = sample_scene(np.random.default_rng(seed), class_ids=(1, 2, 3, 4, 6))
+        assert 5 not in kinds(scene) and any(kinds(scene))
+
+
+def test_self_labels_in_the_nocs_frame_give_the_true_poses_after_the_one_global_turn(videos, tmp_path):
+    from seqpose_core.data.nocs_dataset import NocsFrames
+    from seqpose_core.selflabel.videos import read_truth_instance
+    from training.selflabel_experiment import in_nocs_frame, write_labels
+
+    vids = read_category(videos)
+    g = rotation([0.2, 1, 0.1], 130)  # the discovered frame: the true one turned once, scaled
+    found = []
+    for v in vids:
+        rot, centre, _ = read_truth_instance(v.path)
+        found.append(Similarity(2.5, g @ rot.T, -2.5 * g @ rot.T @ centre))
+    doc = {
+        "videos": {
+            v.name: {"world_to_canonical": f.matrix().tolist()} for v, f in zip(vids, found, strict=True)
+        }
+    }
+    (tmp_path / "alignment.json").write_text(json.dumps(doc))
+    for v, t in zip(vids, in_nocs_frame(found, vids), strict=True):
+        np.testing.assert_allclose(t.rot, read_truth_instance(v.path)[0].T, atol=1e-6)
+    write_labels(videos, tmp_path / "alignment.json", tmp_path / "self", tmp_path / "truth")
+    mine, true = NocsFrames(tmp_path / "self", "real_train"), NocsFrames(tmp_path / "truth", "real_train")
+    assert len(mine) == len(true) == sum(len(v.cam_to_world) for v in vids)
+    for i in (0, len(true) - 1):
+        a, b = mine[i].objects, true[i].objects
+        np.testing.assert_allclose(a.rotations, b.rotations, atol=1e-5)
+        assert np.linalg.norm(a.translations - b.translations) < 0.01  # the box of the seen points
+        np.testing.assert_allclose(a.sizes, b.sizes, rtol=0.15)

@@ -24,7 +24,7 @@ from seqpose_core.assets import load_or_random
 from seqpose_core.categories import SYMMETRIC_CLASS_IDS, class_id
 from seqpose_core.selflabel.align import AlignConfig, CategoryAlignment, align_category
 from seqpose_core.selflabel.evaluate import accuracy, rotation_errors
-from seqpose_core.selflabel.labels import write_video_labels
+from seqpose_core.selflabel.labels import object_in_world, write_video_labels
 from seqpose_core.selflabel.network import NetworkMaps
 from seqpose_core.selflabel.reconstruct import Cloud, build_cloud
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError, read_category, read_truth
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"aligned {len(videos)} {doc['category']} videos to {result.reference} in {seconds:.1f} s: {out}")
     if args.labels:
         frames = sum(
-            write_video_labels(args.labels, args.first_scene + i, v, c, t)
+            write_video_labels(args.labels, args.first_scene + i, v, object_in_world(c, t))
             for i, (v, c, t) in enumerate(zip(videos, clouds, result.transforms, strict=True))
         )
         print(f"wrote {frames} labelled frames to {args.labels}/Real/train")

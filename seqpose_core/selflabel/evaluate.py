@@ -37,8 +37,9 @@ def _errors(found: np.ndarray, truth: np.ndarray, g: np.ndarray, symmetric: bool
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
-def rotation_errors(found: np.ndarray, object_to_world: np.ndarray, symmetric: bool) -> np.ndarray:
-    """found (V, 3, 3) world -> canonical; object_to_world (V, 3, 3) truth -> degrees per video."""
+def global_rotation(found: np.ndarray, object_to_world: np.ndarray, symmetric: bool) -> np.ndarray:
+    """The one rotation G (3, 3) that best maps the true object frame onto the discovered canonical
+    one (canonical ~ G @ object): found (V, 3, 3) world -> canonical; object_to_world (V, 3, 3)."""
     truth = object_to_world.transpose(0, 2, 1)  # world -> object
     best, best_count = np.eye(3), -1
     for v in range(len(found)):
@@ -47,8 +48,13 @@ def rotation_errors(found: np.ndarray, object_to_world: np.ndarray, symmetric: b
         if count > best_count:
             best, best_count = g, count
     inliers = _errors(found, truth, best, symmetric) < 30
-    g = _project_so3(sum(f @ t.T for f, t, i in zip(found, truth, inliers, strict=True) if i))
-    return _errors(found, truth, g, symmetric)
+    return _project_so3(sum(f @ t.T for f, t, i in zip(found, truth, inliers, strict=True) if i))
+
+
+def rotation_errors(found: np.ndarray, object_to_world: np.ndarray, symmetric: bool) -> np.ndarray:
+    """found (V, 3, 3) world -> canonical; object_to_world (V, 3, 3) truth -> degrees per video."""
+    g = global_rotation(found, object_to_world, symmetric)
+    return _errors(found, object_to_world.transpose(0, 2, 1), g, symmetric)
 
 
 def accuracy(errors: np.ndarray, degrees: float) -> float:

@@ -134,5 +134,12 @@ def read_category(folder: str | Path, need_depth: bool = True) -> list[ObjectVid
 
 def read_truth(path: str | Path) -> np.ndarray:
     """The object -> world rotation (3, 3) of a generated video (evaluation only)."""
+    return read_truth_instance(path)[0]
+
+
+def read_truth_instance(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A generated video's object -> world rotation (3, 3), centre (3,) and metric size (3,)
+    (evaluation and the true-label baseline only)."""
     doc = json.loads((Path(path) / "truth.json").read_text())
-    return np.asarray(doc["object_to_world"], float)[:3, :3]
+    pose = np.asarray(doc["object_to_world"], float)
+    return pose[:3, :3], pose[:3, 3], np.asarray(doc["size"], float)

@@ -47,14 +47,9 @@ def contact_sheet(root: str | Path, out: str | Path, per_scene: int = 3, columns
     return out
 
 
-def _object_centric(args: argparse.Namespace) -> int:
+def _object_centric(args: argparse.Namespace, ids: list[int]) -> int:
     if args.out.exists() and any(args.out.iterdir()):
         print(f"seqpose-synth: error: {args.out} is not empty; choose a new folder", file=sys.stderr)
-        return 2
-    try:
-        ids = [class_id(c) for c in args.categories]
-    except ValueError as exc:
-        print(f"seqpose-synth: error: --categories: {exc}", file=sys.stderr)
         return 2
     start = time.perf_counter()
     count = generate_videos(
@@ -80,14 +75,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="instead: N object-centric videos per category (OUT/<category>/video_i, for seqpose-align)",
     )
-    p.add_argument("--categories", nargs="*", default=list(CLASS_NAMES[1:]), help="with --object-centric")
+    p.add_argument(
+        "--categories",
+        nargs="+",
+        default=list(CLASS_NAMES[1:]),
+        help="the categories to generate (default: all six); scenes leave the others out",
+    )
     args = p.parse_args(argv)
+    try:
+        ids = [class_id(c) for c in args.categories]
+        if 0 in ids:
+            raise ValueError(f"{CLASS_NAMES[0]!r} is not a category; expected one of {CLASS_NAMES[1:]}")
+    except ValueError as exc:
+        print(f"seqpose-synth: error: --categories: {exc}", file=sys.stderr)
+        return 2
     if args.object_centric:
-        return _object_centric(args)
+        return _object_centric(args, ids)
     if (args.out / "Real").exists():
         print(f"seqpose-synth: error: {args.out}/Real exists; choose a new folder", file=sys.stderr)
         return 2
-    cfg = SynthConfig(args.train_scenes, args.test_scenes, args.frames, args.height, args.width, args.seed)
+    cfg = SynthConfig(
+        args.train_scenes, args.test_scenes, args.frames, args.height, args.width, args.seed, tuple(ids)
+    )
     start = time.perf_counter()
     counts = generate(args.out, cfg)
     seconds = time.perf_counter() - start

@@ -43,12 +43,19 @@ def _distractor(rng: np.random.Generator) -> ObjectModel:
     return ObjectModel(DISTRACTOR_CLASS_ID, "distractor", mesh, np.zeros(len(mesh.faces), int), colors)
 
 
+ALL_CLASS_IDS = (1, 2, 3, 4, 5, 6)
+
+
 def sample_scene(
-    rng: np.random.Generator, num_objects: tuple[int, int] = (3, 6), num_distractors: tuple[int, int] = (0, 2)
+    rng: np.random.Generator,
+    num_objects: tuple[int, int] = (3, 6),
+    num_distractors: tuple[int, int] = (0, 2),
+    class_ids: tuple[int, ...] = ALL_CLASS_IDS,
 ) -> Scene:
-    """Objects of random classes placed without overlap within 0.35 m of the table centre."""
+    """Objects of random classes among ``class_ids`` placed without overlap within 0.35 m of the
+    table centre (all six classes draw the same scenes as before the choice existed)."""
     n = int(rng.integers(num_objects[0], num_objects[1] + 1))
-    models = [make_object(int(rng.integers(1, 7)), rng) for _ in range(n)]
+    models = [make_object(class_ids[int(rng.integers(0, len(class_ids)))], rng) for _ in range(n)]
     models += [_distractor(rng) for _ in range(int(rng.integers(num_distractors[0], num_distractors[1] + 1)))]
     placed: list[PlacedObject] = []
     footprints: list[tuple[np.ndarray, float]] = []

@@ -31,7 +31,13 @@ from seqpose_core.data.nocs_io import (
 )
 from seqpose_core.geometry import pose_to_srt, rigid_transform
 from seqpose_core.synth.render import RenderedFrame, SceneRenderer
-from seqpose_core.synth.scene import DISTRACTOR_CLASS_ID, Scene, orbit_trajectory, sample_scene
+from seqpose_core.synth.scene import (
+    ALL_CLASS_IDS,
+    DISTRACTOR_CLASS_ID,
+    Scene,
+    orbit_trajectory,
+    sample_scene,
+)
 
 MIN_VISIBLE_PIXELS = 64  # at 640 x 480; scaled with the image area
 MIN_HANDLE_PIXELS = 10
@@ -47,6 +53,7 @@ class SynthConfig:
     height: int = 480
     width: int = 640
     seed: int = 0
+    class_ids: tuple[int, ...] = ALL_CLASS_IDS  # the scenes' object classes (distractors aside)
 
     @property
     def k(self) -> np.ndarray:
@@ -136,7 +143,7 @@ def _gt_pickle(label: dict, image_path: str) -> dict:
 
 def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator, cfg: SynthConfig) -> int:
     """Sample, render and write one scene video; returns the number of frames written."""
-    scene = sample_scene(rng)
+    scene = sample_scene(rng, class_ids=cfg.class_ids)
     names = _write_models(scene, root, split, scene_id)
     renderer = SceneRenderer(scene)
     rots, positions = orbit_trajectory(rng, cfg.frames)
@@ -187,6 +194,6 @@ def generate(root: str | Path, cfg: SynthConfig) -> dict[str, int]:
     (root / "SYNTHETIC.txt").write_text(
         f"seqpose synthetic NOCS-layout data, seed {cfg.seed}, {cfg.width}x{cfg.height}.\n"
         f"Real/train: {cfg.train_scenes} scenes; Real/test (held out): {cfg.test_scenes} scenes;"
-        f" {cfg.frames} frames each. Classes: {', '.join(CLASS_NAMES[1:])}.\n"
+        f" {cfg.frames} frames each. Classes: {', '.join(CLASS_NAMES[c] for c in cfg.class_ids)}.\n"
     )
     return counts
