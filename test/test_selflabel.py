@@ -120,17 +120,24 @@ def test_written_labels_read_back_through_the_nocs_readers_with_the_known_poses(
         assert frames[i].objects.class_ids[0] == 3
 
 
-def test_the_up_prior_drops_hypotheses_that_tip_the_object_over():
-    from seqpose_core.selflabel.align import upright
+def test_with_an_up_direction_every_transform_is_a_turn_about_it():
+    from seqpose_core.selflabel.align import about, umeyama_about, upright
 
-    keep = Similarity(1.0, rotation([0, 1, 0], 170), np.zeros(3))  # any turn about up
-    tilt = Similarity(1.0, rotation([1, 0, 0], 40), np.zeros(3))
-    flip = Similarity(1.0, rotation([1, 0, 0], 180), np.zeros(3))
-    cfg = AlignConfig(up=(0.0, 1.0, 0.0), up_tolerance=30.0)
-    assert upright([keep, tilt, flip], cfg) == [keep]
-    assert upright([tilt, flip], cfg) == [tilt, flip]  # none upright: all kept rather than none
-    assert upright([tilt, flip], cfg, fallback=False) == []
-    assert upright([flip], AlignConfig()) == [flip]  # no prior
+    up = np.array([0.0, 1.0, 0.0])
+    src = l_shape(seed=3)
+    truth = Similarity(0.9, about(up, 2.0), np.array([0.1, 0.0, -0.05]))
+    dst = truth.apply(src) + np.random.default_rng(0).normal(0, 0.003, src.shape)
+    fit = umeyama_about(src, dst, up)
+    assert np.degrees(np.arccos((np.trace(fit.rot.T @ truth.rot) - 1) / 2)) < 0.5
+    assert fit.scale == pytest.approx(0.9, rel=0.01) and np.linalg.norm(fit.t - truth.t) < 0.005
+    found = align_pair(src, None, Target(dst, None), AlignConfig(appearance_weight=0.0, up=tuple(up)), None)
+    np.testing.assert_allclose(found.transform.rot @ up, up, atol=1e-9)  # no tilt at all
+    assert np.degrees(np.arccos((np.trace(found.transform.rot.T @ truth.rot) - 1) / 2)) < 1.0
+    tilted = Similarity(1.2, rotation([1, 0, 0], 20) @ about(up, 0.7), np.array([0.3, 0.1, 0.0]))
+    centre = src.mean(0)
+    (turned,) = upright([tilted], up, centre)
+    np.testing.assert_allclose(turned.rot, about(up, 0.7), atol=1e-3)  # tilted after the turn
+    np.testing.assert_allclose(turned.apply(centre[None]), tilted.apply(centre[None]), atol=1e-12)
 
 
 def test_scenes_for_a_new_category_leave_it_out():

@@ -13,7 +13,9 @@ distances, weighted into one score:
 Each distance d (unit-diameter clouds) becomes a weight exp(-d / tau); the score mixes the mean
 weights as (1 - w) geometry + w appearance (the paper: w = 0.2; w = 0 for geometry alone). The
 best hypotheses are refined by ICP. The reference is the candidate whose alignments of all the
-other videos score best on average: chosen by consistency, not at random.
+other videos score best on average: chosen by consistency, not at random. Then every cloud is
+refined by ICP onto all the others together, a few rounds. When the videos share an up
+direction (objects upright on a table), every transform is a turn about it.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ class AlignConfig:
     hypotheses: int = 600  # RANSAC minimal sets
     rotation_samples: int = 64  # uniformly random rotations about the centroids, as more hypotheses
     # the fixed frame's up direction, shared by the videos (objects stand upright on a table):
-    # hypotheses that tilt it by more than up_tolerance degrees are dropped; None: no prior
+    # every transform is then a turn about it (with scale and translation); None: no prior
     up: tuple[float, float, float] | None = None
-    up_tolerance: float = 30.0
     refine: int = 5  # best hypotheses refined by ICP
     icp_steps: int = 15
     reference_candidates: int = 4
+    group_rounds: int = 3  # rounds of ICP of every cloud onto all the others, once aligned
     seed: int = 0
 
 
@@ -75,6 +77,31 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
     var = (a**2).sum() / len(src)
     scale = float(np.trace(np.diag(sig) @ fix) / var) if var > 0 else 1.0
     return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
+
+
+def about(up: np.ndarray, angle: float) -> np.ndarray:
+    """The rotation by angle (radians) about the unit axis up (3,) -> (3, 3)."""
+    k = np.array([[0, -up[2], up[1]], [up[2], 0, -up[0]], [-up[1], up[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def umeyama_about(src: np.ndarray, dst: np.ndarray, up: np.ndarray) -> Similarity:
+    """Least-squares similarity src (N, 3) -> dst (N, 3) whose rotation is a turn about the unit
+    axis up: the turn from the clouds' components across up, the scale and shift as Umeyama's."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cross = np.einsum("ni,ni->", np.cross(a, b), np.broadcast_to(up, a.shape))
+    dot = np.einsum("ni,ni->", a, b) - float((a @ up) @ (b @ up))
+    rot = about(up, float(np.arctan2(cross, dot)))
+    var = (a**2).sum()
+    scale = float(np.einsum("ni,ni->", a @ rot.T, b) / var) if var > 0 else 1.0
+    return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
+
+
+def turn_about(rot: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """The turn about the unit axis up (3,) nearest to rot (3, 3) (the largest trace(T^T rot))."""
+    k = np.array([[0, -up[2], up[1]], [up[2], 0, -up[0]], [-up[1], up[0], 0]])
+    return about(up, float(np.arctan2(np.trace(k.T @ rot), np.trace(rot) - up @ rot @ up)))
 
 
 def normalise(points: np.ndarray) -> Similarity:
@@ -173,26 +200,39 @@ def feature_hypotheses(
     return out
 
 
-def upright(hyps: list[Similarity], cfg: AlignConfig, fallback: bool = True) -> list[Similarity]:
-    """The hypotheses that keep the up direction within cfg.up_tolerance (all without cfg.up);
-    with fallback, all of them when none does."""
-    if cfg.up is None:
-        return hyps
-    up = np.asarray(cfg.up, float) / np.linalg.norm(cfg.up)
-    limit = np.cos(np.radians(cfg.up_tolerance))
-    kept = [h for h in hyps if float(up @ h.rot @ up) >= limit]
-    return kept if kept or not fallback else hyps
+def up_axis(cfg: AlignConfig) -> np.ndarray | None:
+    return None if cfg.up is None else np.asarray(cfg.up, float) / np.linalg.norm(cfg.up)
 
 
-def icp(src: np.ndarray, ref: Target, start: Similarity, steps: int) -> Similarity:
-    """Similarity ICP from start, on the 80 % closest nearest-neighbour pairs each step."""
+def turn_hypotheses(src: np.ndarray, ref: np.ndarray, count: int, up: np.ndarray) -> list[Similarity]:
+    """count turns about up, evenly spaced, taking src's centroid onto ref's."""
+    mu_s, mu_r = src.mean(0), ref.mean(0)
+    rots = [about(up, a) for a in np.linspace(0, 2 * np.pi, count, endpoint=False)]
+    return [Similarity(1.0, r, mu_r - r @ mu_s) for r in rots]
+
+
+def upright(hyps: list[Similarity], up: np.ndarray, centre: np.ndarray) -> list[Similarity]:
+    """The hypotheses with their rotations replaced by the nearest turn about up; the scale and
+    where the source's centre (3,) goes are kept."""
+    out = []
+    for h in hyps:
+        rot = turn_about(h.rot, up)
+        out.append(Similarity(h.scale, rot, h.t + h.scale * (h.rot - rot) @ centre))
+    return out
+
+
+def icp(
+    src: np.ndarray, ref: Target, start: Similarity, steps: int, up: np.ndarray | None = None
+) -> Similarity:
+    """Similarity ICP from start, on the 80 % closest nearest-neighbour pairs each step; with up,
+    each step is a turn about it."""
     current = start
     for _ in range(steps):
         moved = current.apply(src)
         dist, idx = ref.tree.query(moved)
         keep = dist <= np.quantile(dist, 0.8)
-        step = umeyama(moved[keep], ref.points[idx[keep]])
-        current = current.then(step)
+        pair = moved[keep], ref.points[idx[keep]]
+        current = current.then(umeyama(*pair) if up is None else umeyama_about(*pair, up))
     return current
 
 
@@ -205,18 +245,23 @@ class PairAlignment:
 def align_pair(
     src: np.ndarray, src_feats: np.ndarray | None, ref: Target, cfg: AlignConfig, rng: np.random.Generator
 ) -> PairAlignment:
-    """Best similarity from a normalised source cloud onto a normalised reference."""
-    hyps = axis_hypotheses(src, ref.points) + random_hypotheses(src, ref.points, cfg.rotation_samples, rng)
+    """Best similarity from a normalised source cloud onto a normalised reference; with cfg.up,
+    the best turn about up."""
+    up = up_axis(cfg)
+    if up is None:
+        hyps = axis_hypotheses(src, ref.points) + random_hypotheses(
+            src, ref.points, cfg.rotation_samples, rng
+        )
+    else:
+        hyps = turn_hypotheses(src, ref.points, cfg.rotation_samples, up)
     if src_feats is not None and ref.features is not None and cfg.hypotheses:
-        hyps += feature_hypotheses(src, src_feats, ref, cfg.hypotheses, rng)
-    hyps = upright(hyps, cfg)
+        found = feature_hypotheses(src, src_feats, ref, cfg.hypotheses, rng)
+        hyps += found if up is None else upright(found, up, src.mean(0))
     homes = feature_homes(src_feats, ref) if cfg.appearance_weight > 0 else None
     scores = np.array([cyclic_score(h.apply(src), homes, ref, cfg) for h in hyps])
     best = PairAlignment(hyps[int(scores.argmax())], float(scores.max()))
     for i in np.argsort(-scores)[: cfg.refine]:
-        refined = icp(src, ref, hyps[i], cfg.icp_steps)
-        if not upright([refined], cfg, fallback=False):
-            continue
+        refined = icp(src, ref, hyps[i], cfg.icp_steps, up)
         score = cyclic_score(refined.apply(src), homes, ref, cfg)
         if score > best.score:
             best = PairAlignment(refined, score)
@@ -238,6 +283,23 @@ def _candidates(clouds: list[Cloud], count: int) -> list[int]:
     return list(np.argsort([-len(c.points) for c in clouds], kind="stable")[:count])
 
 
+def refine_together(
+    pts: list[np.ndarray], transforms: list[Similarity], cfg: AlignConfig, per_cloud: int = 400
+) -> list[Similarity]:
+    """cfg.group_rounds rounds of ICP of every (normalised) cloud onto all the others as aligned
+    so far (up to per_cloud points of each): the category's shape, not one reference, decides."""
+    rng = np.random.default_rng(cfg.seed)
+    up = up_axis(cfg)
+    for _ in range(cfg.group_rounds):
+        moved = [t.apply(p) for t, p in zip(transforms, pts, strict=True)]
+        subs = [m[rng.choice(len(m), min(per_cloud, len(m)), replace=False)] for m in moved]
+        transforms = [
+            icp(p, Target(np.concatenate(subs[:i] + subs[i + 1 :]), None), t, cfg.icp_steps, up)
+            for i, (p, t) in enumerate(zip(pts, transforms, strict=True))
+        ]
+    return transforms
+
+
 def align_category(clouds: list[Cloud], cfg: AlignConfig = AlignConfig()) -> CategoryAlignment:
     """Align every cloud of a category into the canonical frame of the most consistent reference."""
     norms = [normalise(c.points) for c in clouds]
@@ -257,5 +319,6 @@ def align_category(clouds: list[Cloud], cfg: AlignConfig = AlignConfig()) -> Cat
         if best is None or mean > best[0]:
             best = (mean, r, pairs)
     _, r, pairs = best
-    transforms = [n.then(p.transform) for n, p in zip(norms, pairs, strict=True)]
+    joint = refine_together(pts, [p.transform for p in pairs], cfg)
+    transforms = [n.then(t) for n, t in zip(norms, joint, strict=True)]
     return CategoryAlignment([c.name for c in clouds], clouds[r].name, transforms, [p.score for p in pairs])
