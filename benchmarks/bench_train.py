@@ -86,7 +86,13 @@ def _step(trainer: Trainer, batch: object, timer: StageTimer, amp: bool) -> floa
     start = time.perf_counter()
     before = sum(timer.totals.values())
     losses = train_step(
-        trainer.model, trainer.criterion, batch, trainer.device, amp, trainer.cfg.loss.dense_every
+        trainer.model,
+        trainer.criterion,
+        batch,
+        trainer.device,
+        amp,
+        trainer.cfg.loss.dense_every,
+        trainer.cfg.loss.features_every,
     )
     timer.sync()
     middle = time.perf_counter()
@@ -109,7 +115,13 @@ def _profile_counts(trainer: Trainer, batch: object, amp: bool) -> tuple[int, in
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
     with profile(activities=activities) as prof:
         losses = train_step(
-            trainer.model, trainer.criterion, batch, trainer.device, amp, trainer.cfg.loss.dense_every
+            trainer.model,
+            trainer.criterion,
+            batch,
+            trainer.device,
+            amp,
+            trainer.cfg.loss.dense_every,
+            trainer.cfg.loss.features_every,
         )
     with profile(activities=activities) as prof_opt:
         trainer.apply_gradients(losses["total"])

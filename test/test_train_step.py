@@ -113,3 +113,34 @@ def test_dense_every_supervises_the_dense_heads_on_the_last_frame_of_a_clip_with
     for name in ("depth", "normal", "seg"):
         # averaged over the 2 frames of the clip, weighted 2 on the one frame that has them
         torch.testing.assert_close(every[name], last[name], rtol=1e-5, atol=1e-6)
+
+
+def test_features_every_trains_the_encoder_on_the_last_frame_alone_and_the_rest_on_every_frame():
+    model = dense_model()
+    model.train()
+    batches = clip(frames=3)
+
+    def grads(every):
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(3)
+        train_step(model, SetCriterion(6), batches, torch.device("cpu"), amp=False, features_every=every)
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    every_frame, last_only = grads(1), grads(3)
+    model.zero_grad(set_to_none=True)  # the reference: the clip run by hand, only its last frame's
+    torch.manual_seed(3)  # loss backpropagated (over the clip's 3 frames, as train_step weighs it)
+    memory = model.new_memory()
+    for t, frame in enumerate(batches):
+        out = model(frame["image"], frame["k"], memory, frame["stamp"], targets=frame)
+        loss = SetCriterion(6)(out, frame)["total"] / len(batches)
+        if t == len(batches) - 1:
+            loss.backward()
+        model.remember(memory, out, frame["stamp"])
+    encoder = [n for n in last_only if n.startswith("features.")]
+    assert encoder
+    for n in encoder:
+        torch.testing.assert_close(last_only[n], dict(model.named_parameters())[n].grad, rtol=1e-4, atol=1e-7)
+    assert any(not torch.allclose(last_only[n], every_frame[n]) for n in encoder)
+    for n in every_frame:  # the heads and the decoder see the same features either way
+        if not n.startswith("features."):
+            torch.testing.assert_close(last_only[n], every_frame[n], rtol=1e-4, atol=1e-7)

@@ -60,6 +60,7 @@ class LossConfig:
     match_size: float = 1.0
     normalized: bool = True
     dense_every: int = 1  # clips: supervise the dense heads on every n-th frame (training/engine.py)
+    features_every: int = 1  # clips: the encoder and DPT learn from every n-th frame (the same)
 
 
 @dataclass
@@ -89,6 +90,9 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self) -> None:
+        for name in ("dense_every", "features_every"):
+            if getattr(self.loss, name) < 1:
+                raise ValueError(f"loss.{name} must be at least 1, got {getattr(self.loss, name)}")
         need = self.model.memory_frames + 1
         if 1 < self.data.clip_length < need and not self.data.allow_short_clips:
             raise ValueError(

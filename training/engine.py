@@ -39,6 +39,7 @@ def train_step(
     device: torch.device,
     amp: bool,
     dense_every: int = 1,
+    features_every: int = 1,
 ) -> dict[str, torch.Tensor]:
     """Forward and backward (no optimizer step). A clip (list of batches) runs in time order with
     the memory carried across frames; each frame is backpropagated on its own (the memory is
@@ -48,6 +49,9 @@ def train_step(
     its last, with their terms weighted n times (their backward was 37 % of a CPU step, and the
     frames of a clip are nearly the same images); the other frames compute only the
     segmentation map that the dense query selection reads, without gradient.
+    features_every: the encoder and DPT learn from every n-th frame of a clip, counted back from
+    its last; on the other frames they run without gradient (their backward is most of a CPU
+    step) and only the heads and the decoder learn.
     amp: bf16 autocast on CUDA; on CPU the caller's autocast, if any, holds. Returns the loss
     terms averaged over the clip as 0-d device tensors: read them on the host only when logging
     (each read waits for the device)."""
@@ -60,8 +64,16 @@ def train_step(
         last = t == len(frames) - 1
         sync = contextlib.nullcontext() if last or not hasattr(model, "no_sync") else model.no_sync()
         with sync, _autocast(device, amp):
-            dense = (len(frames) - 1 - t) % dense_every == 0
-            out = model(frame["image"], frame["k"], memory, frame["stamp"], with_aux=dense, targets=frame)
+            back = len(frames) - 1 - t
+            out = model(
+                frame["image"],
+                frame["k"],
+                memory,
+                frame["stamp"],
+                with_aux=back % dense_every == 0,
+                targets=frame,
+                features_grad=back % features_every == 0,
+            )
             losses = criterion(out, frame, dense_scale=dense_scale)
             (losses["total"] / len(frames)).backward()
         if memory is not None:

@@ -260,7 +260,13 @@ class Trainer:
         for batch in self.loader:
             torch.manual_seed(r.seed * 1_000_003 + self.step)  # denoising noise: same on resume
             losses = train_step(
-                self.model, self.criterion, batch, self.device, o.amp, self.cfg.loss.dense_every
+                self.model,
+                self.criterion,
+                batch,
+                self.device,
+                o.amp,
+                self.cfg.loss.dense_every,
+                self.cfg.loss.features_every,
             )
             self.apply_gradients(losses["total"])
             self.step += 1

@@ -38,9 +38,12 @@ class SeqPose(nn.Module):
         stamp: torch.Tensor | None = None,
         with_aux: bool = True,
         targets: dict[str, torch.Tensor] | None = None,
+        features_grad: bool = True,
     ) -> dict:
         """image (B, 3, H, W) in [0, 1] at cfg.input_size; k (B, 3, 3) for that image; stamp (B,) s;
-        targets: the collated batch, for the denoising queries (training only).
+        targets: the collated batch, for the denoising queries (training only); features_grad
+        False: the encoder and DPT run without gradient (training: only the heads and the
+        decoder learn from this frame).
 
         Returns the decoder's outputs (see ``STSQDecoder.forward``) and, with_aux, ``aux``:
         depth (B, 1, h, w), normals (B, 3, h, w), seg (B, C + 1, h, w) at a quarter-patch stride.
@@ -49,7 +52,7 @@ class SeqPose(nn.Module):
         """
         mem = memory.gather() if memory is not None else None
         prev = memory.latest if memory is not None else None
-        return self.frame(image, k, mem, prev, stamp, with_aux, targets)
+        return self.frame(image, k, mem, prev, stamp, with_aux, targets, features_grad)
 
     def frame(
         self,
@@ -60,11 +63,13 @@ class SeqPose(nn.Module):
         stamp: torch.Tensor | None = None,
         with_aux: bool = True,
         targets: dict[str, torch.Tensor] | None = None,
+        features_grad: bool = True,
     ) -> dict:
         """``forward`` with the memory as tensors: its gathered entries and its latest frame
         (both None in single-frame mode), as the exported network takes them."""
         hw = (image.shape[2], image.shape[3])
-        feats = self.features(image)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and features_grad):
+            feats = self.features(image)
         aux = self.aux(feats["z"][0], feats["g0"]) if with_aux else None
         dense = self._dense_anchors(feats, aux)
         out = self.decoder(
