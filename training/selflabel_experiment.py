@@ -38,7 +38,7 @@ from seqpose_core.selflabel.labels import object_in_world, write_video_labels
 from seqpose_core.selflabel.reconstruct import build_cloud
 from seqpose_core.selflabel.videos import ObjectVideo, read_category, read_truth_instance
 
-METRICS = ("IoU25", "10deg10cm", "5deg5cm")
+METRICS = ("IoU25", "10deg10cm", "5deg5cm", "10deg", "10cm")  # the three, then context
 
 
 def read_alignment(path: Path, videos: list[ObjectVideo]) -> list[Similarity]:
