@@ -3,12 +3,13 @@
 One category's training labels come from ``seqpose-align`` over its object-centric videos; the
 same recipe is trained once on those labels and once on the videos' true labels, at an equal
 number of steps, with the other categories' scenes labelled as they are; both are evaluated on
-held-out scenes of all categories.
+held-out scenes of all categories and on held-out videos of the category (true labels).
 
     python -m training.selflabel_experiment labels --videos VIDEOS --alignment VIDEOS/alignment.json \\
         --self data/sl/laptop_self --truth data/sl/laptop_truth
     python -m training.selflabel_experiment evaluate --test data/sl/test --category laptop \\
         --checkpoints runs/selflabel_laptop/final.safetensors runs/selflabel_laptop_truth/final.safetensors
+    python -m training.selflabel_experiment test-labels --videos HELD_OUT_VIDEOS --out data/sl/laptop_test
 
 The discovered canonical frame is the NOCS frame up to one rotation (its heading is arbitrary).
 The self-labels are written in the NOCS frame by that one global rotation, the one the
@@ -71,6 +72,15 @@ def write_labels(videos_dir: Path, alignment: Path, self_root: Path, truth_root:
     return frames
 
 
+def write_test_labels(videos_dir: Path, root: Path) -> int:
+    """Held-out videos' true labels as root/Real/test (the evaluate command's --test)."""
+    videos = read_category(videos_dir)
+    return sum(
+        write_video_labels(root, i + 1, v, read_truth_instance(v.path), split="test")
+        for i, v in enumerate(videos)
+    )
+
+
 def scores(checkpoint: Path, test: NocsSubset, multi_frame: bool) -> dict[str, dict[str, float]]:
     """Exact-IoU APs (%) per metric, per class and mean."""
     predictor = Predictor(load_model(checkpoint), "cpu", multi_frame, 0.05)
@@ -100,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--alignment", type=Path, required=True, help="seqpose-align's JSON for them")
     lab.add_argument("--self", dest="self_root", type=Path, required=True)
     lab.add_argument("--truth", type=Path, required=True)
+    held = sub.add_parser("test-labels", help="held-out videos' true labels as a test subset")
+    held.add_argument("--videos", type=Path, required=True)
+    held.add_argument("--out", type=Path, required=True)
     ev = sub.add_parser("evaluate", help="score checkpoints on held-out scenes, one category's row")
     ev.add_argument("--test", type=Path, required=True, help="dataset root with held-out real_test")
     ev.add_argument("--category", required=True, choices=CLASS_NAMES[1:])
@@ -109,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "labels":
         n = write_labels(args.videos, args.alignment, args.self_root, args.truth)
         print(f"wrote {n} frames of self-produced labels to {args.self_root}, of true ones to {args.truth}")
+        return 0
+    if args.command == "test-labels":
+        print(f"wrote {write_test_labels(args.videos, args.out)} held-out frames to {args.out}/Real/test")
         return 0
     test = NocsSubset(args.test, "real_test")
     rows = {}

@@ -59,12 +59,16 @@ def frame_label(cls: int, rot: np.ndarray, t: np.ndarray, size: np.ndarray, mask
 
 
 def write_video_labels(
-    root: Path, scene_id: int, video: ObjectVideo, instance: tuple[np.ndarray, np.ndarray, np.ndarray]
+    root: Path,
+    scene_id: int,
+    video: ObjectVideo,
+    instance: tuple[np.ndarray, np.ndarray, np.ndarray],
+    split: str = "train",
 ) -> int:
-    """One video as scene ``scene_id`` of root/Real/train; returns the frames written.
+    """One video as scene ``scene_id`` of root/Real/<split>; returns the frames written.
     instance: its object -> world rotation (3, 3), origin (3,) and metric size (3,), as
     ``object_in_world`` gives them."""
-    folder = Path(root) / "Real" / "train" / f"scene_{scene_id}"
+    folder = Path(root) / "Real" / split / f"scene_{scene_id}"
     folder.mkdir(parents=True, exist_ok=True)
     obj_rot, obj_t, size = instance
     cls = class_id(video.category)
