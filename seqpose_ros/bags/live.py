@@ -191,12 +191,22 @@ class LiveReplay:
             msg = self.ts.deserialize_cdr(raw, GT)
             self.gts[stamp_ns(msg.header)] = bag_objects(msg)
 
+    def _wait_for_markers(self, deadline: float) -> None:
+        """Recording: the markers of every answered frame are written too (they are published
+        after the detections and may arrive after them), so that closing loses none."""
+        markers = names.resolved(names.MARKERS)
+        while self.recorder is not None and time.monotonic() < deadline:
+            if self.recorder.counts.get(markers, 0) >= len(self.got):
+                return
+            time.sleep(0.05)
+
     def run(self, rate: float = 1.0, timeout: float = 120.0) -> Replay:
         """Play the bag at ``rate`` and collect until every image is accounted for."""
         self.ts = typestore()
         self._wait_for_node(time.monotonic() + timeout)
         play(self.node, self.reader, rate=rate, on_message=self._on_message, match_timeout=10.0)
         _wait_until_accounted(self.sent, self.got, self.status, deadline=time.monotonic() + 30.0)
+        self._wait_for_markers(deadline=time.monotonic() + 10.0)
         records = [
             FrameRecord(ns * 1e-9, detections_to_estimates(msg), self.gts.get(ns), t - self.sent.get(ns, t))
             for ns, (t, msg) in sorted(self.got.items())

@@ -47,6 +47,7 @@ class Recorder:
         ts = typestore()
         self._conns = {t: self._writer.add_connection(t, k, typestore=ts) for t, k in inputs.items()}
         self._last = 0  # the latest stamp written, for outputs without one (an empty MarkerArray)
+        self.counts: dict[str, int] = {}  # messages written per topic
         for topic, cls, kind in OUTPUTS:
             self._conns[topic] = self._writer.add_connection(topic, kind, typestore=ts)
             node.create_subscription(cls, topic, lambda m, t=topic: self._output(t, m), QoSProfile(depth=50))
@@ -64,6 +65,7 @@ class Recorder:
             if self._writer is not None:
                 self._writer.write(self._conns[topic], t_ns, raw)
                 self._last = max(self._last, t_ns)
+                self.counts[topic] = self.counts.get(topic, 0) + 1
 
     def close(self) -> None:
         with self._lock:
