@@ -81,19 +81,19 @@ def _instrument(trainer: Trainer, timer: StageTimer, copies: list[int]) -> None:
     HungarianMatcher.match_all = counted
 
 
+def _train_step(trainer: Trainer, batch: object, amp: bool) -> dict[str, torch.Tensor]:
+    """The trainer's forward and backward with its config's dense and feature schedules."""
+    loss = trainer.cfg.loss
+    return train_step(
+        trainer.model, trainer.criterion, batch, trainer.device, amp, loss.dense_every, loss.features_every
+    )
+
+
 def _step(trainer: Trainer, batch: object, timer: StageTimer, amp: bool) -> float:
     timer.sync()
     start = time.perf_counter()
     before = sum(timer.totals.values())
-    losses = train_step(
-        trainer.model,
-        trainer.criterion,
-        batch,
-        trainer.device,
-        amp,
-        trainer.cfg.loss.dense_every,
-        trainer.cfg.loss.features_every,
-    )
+    losses = _train_step(trainer, batch, amp)
     timer.sync()
     middle = time.perf_counter()
     timer.totals["backward and the rest"] += middle - start - (sum(timer.totals.values()) - before)
@@ -114,15 +114,7 @@ def _profile_counts(trainer: Trainer, batch: object, amp: bool) -> tuple[int, in
     stalls nothing; on CUDA the counters live on the device)."""
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        losses = train_step(
-            trainer.model,
-            trainer.criterion,
-            batch,
-            trainer.device,
-            amp,
-            trainer.cfg.loss.dense_every,
-            trainer.cfg.loss.features_every,
-        )
+        losses = _train_step(trainer, batch, amp)
     with profile(activities=activities) as prof_opt:
         trainer.apply_gradients(losses["total"])
     aten = sum(e.name.startswith("aten::") for e in [*prof.events(), *prof_opt.events()])
