@@ -79,9 +79,14 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> Similarity:
     return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
 
 
+def _skew(up: np.ndarray) -> np.ndarray:
+    """The cross-product matrix of up (3,): _skew(up) @ v == up x v."""
+    return np.array([[0, -up[2], up[1]], [up[2], 0, -up[0]], [-up[1], up[0], 0]])
+
+
 def about(up: np.ndarray, angle: float) -> np.ndarray:
     """The rotation by angle (radians) about the unit axis up (3,) -> (3, 3)."""
-    k = np.array([[0, -up[2], up[1]], [up[2], 0, -up[0]], [-up[1], up[0], 0]])
+    k = _skew(up)
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
@@ -100,8 +105,7 @@ def umeyama_about(src: np.ndarray, dst: np.ndarray, up: np.ndarray) -> Similarit
 
 def turn_about(rot: np.ndarray, up: np.ndarray) -> np.ndarray:
     """The turn about the unit axis up (3,) nearest to rot (3, 3) (the largest trace(T^T rot))."""
-    k = np.array([[0, -up[2], up[1]], [up[2], 0, -up[0]], [-up[1], up[0], 0]])
-    return about(up, float(np.arctan2(np.trace(k.T @ rot), np.trace(rot) - up @ rot @ up)))
+    return about(up, float(np.arctan2(np.trace(_skew(up).T @ rot), np.trace(rot) - up @ rot @ up)))
 
 
 def normalise(points: np.ndarray) -> Similarity:
