@@ -4,9 +4,12 @@ Runs the trainer's own step (``training.engine.train_step`` and ``Trainer.apply_
 on the config's data, or on a small synthetic set generated into a temporary folder when
 the config's data is not there. Prints:
   - training frames/s (batch x clip length per step), median over the timed steps;
-  - aten calls per clip frame and host reads (``aten::_local_scalar_dense``: ``.item()``,
-    ``float(t)``, a boolean test of a tensor) per step, counted by torch.profiler over one step,
-    those of the optimizer step apart;
+  - aten calls per clip frame, counted by torch.profiler over one step: every aten event it
+    lists (a composite op and the ops it calls, such as ``aten::linear`` and its
+    ``aten::addmm``, each count) and those called by the program itself; on CUDA also the
+    kernels launched;
+  - host reads (``aten::_local_scalar_dense``: ``.item()``, ``float(t)``, a boolean test of a
+    tensor) per step, those of the optimizer step apart;
   - device-to-host copies of the matching per clip frame (calls of ``match_all``);
   - the split of a step: features (encoder + DPT + dense heads), query decoder, criterion with
     matching, backward (the rest of train_step) and optimizer.
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 from seqpose_core.model.matcher import HungarianMatcher
@@ -108,17 +112,35 @@ def _reads(prof: profile) -> int:
     return sum(e.name == "aten::_local_scalar_dense" for e in prof.events())
 
 
-def _profile_counts(trainer: Trainer, batch: object, amp: bool) -> tuple[int, int, int]:
-    """Aten calls of one step; host reads of its forward, matching and backward, and of the
-    optimizer step (on CPU the fused AdamW kernel reads each parameter's CPU step counter, which
-    stalls nothing; on CUDA the counters live on the device)."""
+def _top_level(event: object) -> bool:
+    """Whether an aten event was called by the program, not from inside another aten op."""
+    parent = event.cpu_parent
+    while parent is not None:
+        if parent.name.startswith("aten::"):
+            return False
+        parent = parent.cpu_parent
+    return True
+
+
+def _profile_counts(trainer: Trainer, batch: object, amp: bool) -> dict[str, int]:
+    """Counts over one step: aten calls (every event the profiler lists, nested calls included,
+    and those called by the program itself), CUDA kernels launched, host reads of the forward,
+    matching and backward, and of the optimizer step (on CPU the fused AdamW kernel reads each
+    parameter's CPU step counter, which stalls nothing; on CUDA the counters live on the device)."""
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if trainer.device.type == "cuda" else [])
     with profile(activities=activities) as prof:
         losses = _train_step(trainer, batch, amp)
     with profile(activities=activities) as prof_opt:
         trainer.apply_gradients(losses["total"])
-    aten = sum(e.name.startswith("aten::") for e in [*prof.events(), *prof_opt.events()])
-    return aten, _reads(prof), _reads(prof_opt)
+    events = [*prof.events(), *prof_opt.events()]
+    aten = [e for e in events if e.name.startswith("aten::")]
+    return {
+        "aten": len(aten),
+        "aten top-level": sum(map(_top_level, aten)),
+        "kernels": sum(e.device_type == DeviceType.CUDA for e in events),
+        "reads": _reads(prof),
+        "optimizer reads": _reads(prof_opt),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.amp and args.device == "cpu"):
             for _ in range(2):
                 _step(trainer, next(batches), timer, args.amp)
-            aten, reads, optimizer_reads = _profile_counts(trainer, next(batches), args.amp)
+            counts = _profile_counts(trainer, next(batches), args.amp)
             timer.totals.clear()
             copies[0] = 0
             _instrument(trainer, timer, copies)
@@ -156,12 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"config {args.config}, device {args.device}, batch {args.batch}, clip {clip}, amp {args.amp}")
     median = statistics.median(times)
     print(f"training frames/s: {frames / median:.1f} (median step {median:.3f} s)")
-    print(f"aten calls per clip frame: {aten / clip:.0f} ({aten} per step)")
+    print(
+        f"aten calls per clip frame: {counts['aten'] / clip:.0f} as the profiler lists them (nested calls"
+        f" included), {counts['aten top-level'] / clip:.0f} called by the program"
+    )
+    if args.device.startswith("cuda"):
+        print(f"CUDA kernels per clip frame: {counts['kernels'] / clip:.0f}")
+    reads = counts["reads"]
     print(
         f"host reads per step: {reads} in forward, matching and backward ({reads / clip:.2f} per clip frame)"
     )
     print(
-        f"  and {optimizer_reads} in the optimizer step (clipping's finite test; fused AdamW's step counters)"
+        f"  and {counts['optimizer reads']} in the optimizer step (clipping's finite test;"
+        " fused AdamW's step counters)"
     )
     print(f"matching device-to-host copies per clip frame: {copies[0] / (args.steps * clip):.2f}")
     total = sum(timer.totals.values())
