@@ -237,7 +237,7 @@ class SeqPoseNode(LifecycleNode):
     def on_image(self, msg: Image) -> None:
         with self._lock:
             if self._pending is not None:
-                self.guard.counters.drop()
+                self.guard.counters.count("dropped")
             self._pending = (msg, time.monotonic())
         self._wake.set()
 
@@ -280,7 +280,7 @@ class SeqPoseNode(LifecycleNode):
         if self.pub_overlay.get_subscription_count() > 0:  # drawn only for someone watching
             overlay = draw_estimates(rgb, result.k, result.estimates)  # rgb: this frame's own copy
             self.pub_overlay.publish(rgb_to_image(overlay, header, "rgb8"))
-            self.guard.counters.overlay()
+            self.guard.counters.count("overlays")
         latency = time.monotonic() - arrived
         self.guard.counters.latency(latency)
         self.pub_status.publish(self._status(header, result, latency))
@@ -293,7 +293,7 @@ class SeqPoseNode(LifecycleNode):
             return None
         pose = self.camera_poses.pose(frame, stamp, self.params.tf_wait)
         if pose is None:
-            self.guard.counters.motion_unknown()
+            self.guard.counters.count("motion_unknown")
             fixed = self.params.fixed_frame
             text = f"no transform {fixed!r} <- {frame!r} at {stamp:.3f} s: camera taken as static"
             self._log("tf", text)

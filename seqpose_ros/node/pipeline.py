@@ -126,21 +126,10 @@ class StreamCounters:
             self.counters.processed_since += 1
             self.counters.resets += reset
 
-    def reset(self) -> None:
+    def count(self, name: str) -> None:
+        """One more of a plain counter: "resets", "dropped", "overlays" or "motion_unknown"."""
         with self._lock:
-            self.counters.resets += 1
-
-    def drop(self) -> None:
-        with self._lock:
-            self.counters.dropped += 1
-
-    def overlay(self) -> None:
-        with self._lock:
-            self.counters.overlays += 1
-
-    def motion_unknown(self) -> None:
-        with self._lock:
-            self.counters.motion_unknown += 1
+            setattr(self.counters, name, getattr(self.counters, name) + 1)
 
     def latency(self, seconds: float) -> None:
         with self._lock:
@@ -189,7 +178,7 @@ class StreamGuard:
 
     def request_reset(self, reason: str) -> None:
         """From any thread: counted now, applied by ``process`` before its next frame."""
-        self.counters.reset()
+        self.counters.count("resets")
         with self._lock:
             self._reset_request = reason
 
@@ -205,7 +194,7 @@ class StreamGuard:
         if self.frame_id is not None and frame_id != self.frame_id:
             reason = f"frame id changed from {self.frame_id!r} to {frame_id!r}"
             self._clear()
-            self.counters.reset()
+            self.counters.count("resets")
         self.frame_id = frame_id
         return reason
 
