@@ -5,7 +5,9 @@ object.
 An estimate answers the object of its class whose centre it sees in the same direction: the
 viewing rays of the two centres within ``--angle`` degrees, the best-scoring such estimate per
 object. Matching by direction, not by 3D distance, keeps the depth free to be wrong, which is
-what this measures. A ratio above 1: too far, or too large.
+what this measures. A ratio above 1: too far, or too large. A second table splits the same
+ratios by the objects' true depth: a model that pulls its depths towards the training scenes'
+typical distance places near objects too far and far ones too near.
 
 Usage: python benchmarks/bench_bias.py --data data/synth_val2 [--subset real_test]
        [--checkpoint CKPT] [--single-frame]
@@ -27,10 +29,14 @@ from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.predictor import Predictor
 
+DEPTH_BINS = (0.0, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, np.inf)  # metres
 
-def ratios(predictor: Predictor, subset: NocsSubset, angle: float) -> dict[str, list[tuple[float, float]]]:
-    """Per class name: (depth ratio, size ratio) of every answered object in every frame."""
-    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+
+def ratios(
+    predictor: Predictor, subset: NocsSubset, angle: float
+) -> dict[str, list[tuple[float, float, float]]]:
+    """Per class name: (depth ratio, size ratio, true depth) of every answered object in every frame."""
+    out: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     cos_limit = np.cos(np.radians(angle))
     for scene in subset.scenes:
         predictor.reset()
@@ -46,8 +52,21 @@ def ratios(predictor: Predictor, subset: NocsSubset, angle: float) -> dict[str, 
                     continue
                 e = max(near, key=lambda e: e.score)
                 size = np.cbrt(np.prod(e.size) / np.prod(o.sizes[i]))
-                out[CLASS_NAMES[o.class_ids[i]]].append((e.translation[2] / o.translations[i][2], size))
+                z = float(o.translations[i][2])
+                out[CLASS_NAMES[o.class_ids[i]]].append((e.translation[2] / z, size, z))
     return out
+
+
+def print_table(key: str, groups: dict[str, np.ndarray]) -> None:
+    """Median depth and size ratios per group of (N, 3) rows (depth ratio, size ratio, true depth),
+    and over all groups."""
+    if not groups:
+        print("no object answered")
+        return
+    print(f"| {key} | objects answered | depth pred/true median | size pred/true median |")
+    print("|---|---:|---:|---:|")
+    for name, rows in {**groups, "all": np.concatenate(list(groups.values()))}.items():
+        print(f"| {name} | {len(rows)} | {np.median(rows[:, 0]):.3f} | {np.median(rows[:, 1]):.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,15 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{path}, {args.data}/{args.subset}, {mode}, estimates within {args.angle} degrees of an object's ray"
     )
-    print("| class | objects answered | depth pred/true median | size pred/true median |")
-    print("|---|---:|---:|---:|")
-    for name in CLASS_NAMES[1:]:
-        if found.get(name):
-            d, s = np.array(found[name]).T
-            print(f"| {name} | {len(d)} | {np.median(d):.3f} | {np.median(s):.3f} |")
-    every = np.array([r for rows in found.values() for r in rows])
-    if len(every):
-        print(f"| all | {len(every)} | {np.median(every[:, 0]):.3f} | {np.median(every[:, 1]):.3f} |")
+    print_table("class", {name: np.array(found[name]) for name in CLASS_NAMES[1:] if found.get(name)})
+    every = np.array([r for rows in found.values() for r in rows]).reshape(-1, 3)
+    bins = np.digitize(every[:, 2], DEPTH_BINS) - 1
+    print("\nThe same by the objects' true depth:\n")
+    edges = [f"{DEPTH_BINS[b]:.1f}-{DEPTH_BINS[b + 1]:.1f}" for b in range(len(DEPTH_BINS) - 1)]
+    print_table("true depth, m", {edges[b]: every[bins == b] for b in np.unique(bins)})
     return 0
 
 
