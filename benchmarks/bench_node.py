@@ -69,7 +69,8 @@ def main() -> None:
         node.create_subscription(Image, names.resolved(names.OVERLAY), lambda m: None, qos)
     ex = SingleThreadedExecutor()
     ex.add_node(node)
-    threading.Thread(target=ex.spin, daemon=True).start()
+    spinner = threading.Thread(target=ex.spin, daemon=True)
+    spinner.start()
     try:
         while min(pub_img.get_subscription_count(), pub_info.get_subscription_count()) == 0:
             time.sleep(0.1)
@@ -87,6 +88,9 @@ def main() -> None:
         time.sleep(1.0)
     finally:
         ex.shutdown()
+        spinner.join(timeout=5.0)  # a thread left inside rclpy's wait at exit aborts the process
+        node.destroy_node()
+        rclpy.shutdown()
         os.killpg(proc.pid, signal.SIGTERM)
     e2e = np.array([1000 * (got[s] - sent[s]) for s in sent if s in got])
     inf = np.array([1000 * status[s].inference_time for s in sent if s in status])
