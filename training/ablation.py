@@ -3,9 +3,10 @@
     python -m training.ablation --config training/ablation.yaml
 
 Each recipe is the base experiment with the first recipe's overrides and its own on top,
-trained for ``minutes`` of training time (the LR decays over that budget), then evaluated:
-single-frame on the validation scenes (the only numbers to choose a recipe by) and SF and
-MF on the held-out test scenes (reported, never used for a choice). A recipe whose
+trained for ``minutes`` of training time (the LR decays over that budget), then evaluated
+SF and MF on the validation scenes (the only numbers to choose a recipe by) and, when the
+YAML names a ``test_root``, on its held-out test scenes (reported, never used for a choice;
+an ablation that decides what ships leaves it out). A recipe whose
 ``final.safetensors`` exists is not trained again; one with only ``last.pt`` is resumed, so
 the whole ablation survives interruptions. Writes ``summary.md`` and ``summary.json``.
 """
@@ -72,28 +73,28 @@ def scores(checkpoint: Path, subset: NocsSubset, multi_frame: bool, threshold: f
 
 
 def evaluate_recipe(doc: dict, recipe: Recipe, checkpoint: Path) -> dict:
-    val = NocsSubset(doc["val_root"], "real_test")
-    test = NocsSubset(doc["test_root"], "real_test")
     t = float(doc.get("score_threshold", 0.05))
     meta = read_meta(checkpoint)
-    return {
+    row = {
         "recipe": recipe.name,
         "overrides": recipe.overrides,
         "steps": int(meta.get("step", 0)),
         "minutes": float(meta.get("train_seconds", 0.0)) / 60,
-        "val_SF": scores(checkpoint, val, False, t),
-        "test_SF": scores(checkpoint, test, False, t),
-        "test_MF": scores(checkpoint, test, True, t),
     }
+    splits = {"val": doc["val_root"], **({"test": doc["test_root"]} if doc.get("test_root") else {})}
+    for split, root in splits.items():
+        subset = NocsSubset(root, "real_test")
+        row[f"{split}_SF"] = scores(checkpoint, subset, False, t)
+        row[f"{split}_MF"] = scores(checkpoint, subset, True, t)
+    return row
 
 
-def table(rows: list[dict]) -> str:
-    head = ["recipe", "min", "steps", "val SF 10deg10cm"]
-    head += [f"{mode} {m}" for m in METRICS for mode in ("SF", "MF")]
+def table(rows: list[dict], split: str) -> str:
+    head = ["recipe", "min", "steps"] + [f"{mode} {m}" for m in METRICS for mode in ("SF", "MF")]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for r in rows:
-        cells = [r["recipe"], f"{r['minutes']:.1f}", str(r["steps"]), f"{r['val_SF']['10deg10cm']:.1f}"]
-        cells += [f"{r[f'test_{mode}'][m]:.1f}" for m in METRICS for mode in ("SF", "MF")]
+        cells = [r["recipe"], f"{r['minutes']:.1f}", str(r["steps"])]
+        cells += [f"{r[f'{split}_{mode}'][m]:.1f}" for m in METRICS for mode in ("SF", "MF")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -114,10 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         rows[recipe.name] = evaluate_recipe(doc, recipe, train(doc, recipe))
         ordered = [rows[r.name] for r in recipes if r.name in rows]
         done.write_text(json.dumps(ordered, indent=1))
-        text = (
-            f"Ablation at {doc['minutes']} min of training per recipe (exact IoU mean AP, %; "
-            f"test: {doc['test_root']} held-out scenes; val: {doc['val_root']}).\n\n{table(ordered)}\n"
-        )
+        text = f"Ablation at {doc['minutes']} min of training per recipe (exact IoU mean AP, %).\n\n"
+        text += f"Validation scenes ({doc['val_root']}):\n\n{table(ordered, 'val')}\n"
+        if doc.get("test_root"):
+            text += f"\nHeld-out scenes ({doc['test_root']}):\n\n{table(ordered, 'test')}\n"
         (args.out / "summary.md").write_text(text)
         print(text, flush=True)
     return 0

