@@ -44,6 +44,7 @@ setup(
             "seqpose-replay = seqpose_ros.bags.replay:main",
             "seqpose-bag = seqpose_ros.bags.bag:main",
             "seqpose-video = seqpose_ros.bags.video:main",
+            "seqpose-orbits = seqpose_ros.bags.orbit_bags:main",
         ]
     },
 )

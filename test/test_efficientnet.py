@@ -92,3 +92,27 @@ def test_config_refuses_what_does_not_apply():
         tiny_config(pretrained=True)  # the ViT takes encoder_weights
     with pytest.raises(ValueError, match="encoder_bn"):
         lite_cfg(encoder_bn="sync")
+
+
+def test_lite0_runs_on_onnxruntime_with_torchs_estimates(synth_root, tmp_path):
+    """The exported static-shape graph (the stream with its memory) holds for the CNN encoder."""
+    from seqpose_core.data.nocs_dataset import NocsSubset
+    from seqpose_core.predictor import Predictor
+
+    torch.manual_seed(0)
+    model = SeqPose(lite_cfg(pretrained=False, dense_queries=10, infer_queries=10)).eval()
+    data = NocsSubset(synth_root, "real_train")
+    frames = [data.load(ref) for ref in data.frames][:3]
+    kw = dict(multi_frame=True, score_threshold=0.0)
+    runs = [
+        [p.step(f.rgb, f.k, 0.1 * i).estimates for i, f in enumerate(frames)]
+        for p in (
+            Predictor(model, "cpu", **kw),
+            Predictor(model, "cpu", backend="onnxruntime", onnx_cache=str(tmp_path), **kw),
+        )
+    ]
+    assert sum(map(len, runs[0])) > 3
+    for a_frame, b_frame in zip(*runs, strict=True):
+        assert [a.class_id for a in a_frame] == [b.class_id for b in b_frame]
+        for a, b in zip(a_frame, b_frame, strict=True):
+            assert abs(a.score - b.score) < 1e-4 and np.abs(a.translation - b.translation).max() < 1e-4

@@ -18,8 +18,8 @@ from seqpose_ros.bags.bag import (
     IMAGE,
     INFO,
     BagError,
-    _header,
-    _image,
+    header_msg,
+    image_msg,
     read_camera_bag,
     stamp_ns,
     typestore,
@@ -132,14 +132,16 @@ def _write_bag(path, with_info, encoding="rgb8"):
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
         img = w.add_connection("/cam/image", IMAGE, typestore=ts)
         info = w.add_connection("/cam/info", INFO, typestore=ts) if with_info else None
-        header = _header(ts, 1_000_000_000, "cam")
-        msg = _image(ts, header, np.zeros((4, 4, 3), np.uint8))
+        header = header_msg(ts, 1_000_000_000, "cam")
+        msg = image_msg(ts, header, np.zeros((4, 4, 3), np.uint8))
         msg.encoding = encoding
         w.write(img, 1_000_000_000, ts.serialize_cdr(msg, IMAGE))
         if info is not None:
-            from seqpose_ros.bags.bag import _info
+            from seqpose_ros.bags.bag import info_msg
 
-            w.write(info, 1_000_000_000, ts.serialize_cdr(_info(ts, header, np.eye(3) * 100, (4, 4)), INFO))
+            w.write(
+                info, 1_000_000_000, ts.serialize_cdr(info_msg(ts, header, np.eye(3) * 100, (4, 4)), INFO)
+            )
 
 
 def test_bags_without_camera_info_or_with_unknown_encodings_are_named(tmp_path, capsys):
@@ -168,7 +170,8 @@ def test_a_bag_with_tf_becomes_an_object_centric_video_with_the_cameras_poses(sy
 
     bag = tmp_path / "orbit.bag"
     write_nocs_bag(synth_root, "real_test", "scene_1", bag)
-    assert bag_to_video(bag, tmp_path / "video", "mug", "world", up=np.array([0.0, 1.0, 0.0])) == 4
+    written = bag_to_video(bag, tmp_path / "video", "mug", "world", up=np.array([0.0, 1.0, 0.0]))
+    assert written == (4, False)  # a NOCS bag has no depth topic
     video = read_video(tmp_path / "video", need_depth=False)
     data = NocsSubset(synth_root, "real_test")
     truth = [data.load(ref).camera_pose for ref in data.frames]

@@ -10,8 +10,8 @@ import pytest
 from seqpose_core.geometry import rotation_about_y
 from seqpose_core.selflabel.align import AlignConfig, Similarity, Target, align_pair, cyclic_score, normalise
 from seqpose_core.selflabel.evaluate import rotation_errors
-from seqpose_core.selflabel.orbit import generate_videos
 from seqpose_core.selflabel.videos import VideoError, read_category, read_video
+from seqpose_core.synth.orbit import generate_videos
 
 
 def rotation(axis, degrees):

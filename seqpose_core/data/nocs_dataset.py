@@ -17,11 +17,13 @@ import numpy as np
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.geometry3d import backproject, normals_from_depth, robust_umeyama
 from seqpose_core.data.nocs_io import (
+    INTRINSICS_FILE,
     NocsFormatError,
     read_camera_pose,
     read_color,
     read_coord,
     read_depth,
+    read_intrinsics,
     read_label,
     read_mask,
     read_meta,
@@ -106,7 +108,7 @@ class NocsSubset:
         rgb = read_color(ref.file("color.png"))
         depth = read_depth(ref.file("depth.png"))
         instance = read_mask(ref.file("mask.png"))
-        k = intrinsics_for(self.spec.k, rgb.shape[:2])
+        k = self.intrinsics(ref.scene, rgb.shape[:2])
         if depth.shape != rgb.shape[:2] or instance.shape != rgb.shape[:2]:
             raise NocsFormatError(f"{ref.file('*')}: color, depth and mask sizes differ")
         label_path = ref.file("label.pkl")
@@ -130,6 +132,11 @@ class NocsSubset:
             stamp=ref.index / FRAME_RATE,
             camera_pose=read_camera_pose(ref.file("camera_pose.txt")),
         )
+
+    def intrinsics(self, scene: Path, hw: tuple[int, int]) -> np.ndarray:
+        """The scene's own camera where it says (intrinsics.txt), else the subset's at this size."""
+        own = read_intrinsics(scene / INTRINSICS_FILE)
+        return own if own is not None else intrinsics_for(self.spec.k, hw)
 
     def _from_label(self, path: Path) -> Objects:
         label = read_label(path)

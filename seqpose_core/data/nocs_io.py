@@ -131,6 +131,28 @@ def write_camera_pose(path: Path, pose: np.ndarray) -> None:
     np.savetxt(path, pose, fmt="%.9f")
 
 
+INTRINSICS_FILE = "intrinsics.txt"
+
+
+def read_intrinsics(path: Path) -> np.ndarray | None:
+    """A scene's own camera (not part of NOCS; self-labelled recordings write it): the 3 x 3 K
+    of its images at their stored resolution; None when the file is absent."""
+    if not path.is_file():
+        return None
+    try:
+        k = np.loadtxt(path, dtype=np.float64)
+    except ValueError as exc:
+        raise NocsFormatError(f"{path}: not a 3 x 3 matrix of numbers ({exc})") from exc
+    ok = k.shape == (3, 3) and np.all(np.isfinite(k)) and np.allclose(k[2], [0, 0, 1]) and k[0, 0] > 0
+    if not ok or k[1, 1] <= 0:
+        raise NocsFormatError(f"{path}: expected a pinhole K (3 x 3, fx, fy > 0, last row 0 0 1)")
+    return k
+
+
+def write_intrinsics(path: Path, k: np.ndarray) -> None:
+    np.savetxt(path, k, fmt="%.9f")
+
+
 LABEL_KEYS = ("class_ids", "bboxes", "scales", "rotations", "translations", "instance_ids", "model_list")
 
 

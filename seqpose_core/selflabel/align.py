@@ -15,7 +15,9 @@ weights as (1 - w) geometry + w appearance (the paper: w = 0.2; w = 0 for geomet
 best hypotheses are refined by ICP. The reference is the candidate whose alignments of all the
 other videos score best on average: chosen by consistency, not at random. Then every cloud is
 refined by ICP onto all the others together, a few rounds. When the videos share an up
-direction (objects upright on a table), every transform is a turn about it.
+direction (objects upright on a table), every transform is a turn about it, and the canonical
+frame follows NOCS whatever the fixed frame's axes (a robot's base_link is z up): up becomes
+its y axis, turned about y so that the category's box is tight along its axes.
 """
 
 from __future__ import annotations
@@ -101,6 +103,31 @@ def umeyama_about(src: np.ndarray, dst: np.ndarray, up: np.ndarray) -> Similarit
     var = (a**2).sum()
     scale = float(np.einsum("ni,ni->", a @ rot.T, b) / var) if var > 0 else 1.0
     return Similarity(scale, rot, mu_d - scale * rot @ mu_s)
+
+
+def up_to_y(up: np.ndarray) -> np.ndarray:
+    """The smallest rotation (3, 3) taking the unit vector up onto +y."""
+    y = np.array([0.0, 1.0, 0.0])
+    axis, cos = np.cross(up, y), float(up @ y)
+    if np.linalg.norm(axis) < 1e-9:
+        return np.eye(3) if cos > 0 else np.diag([1.0, -1.0, -1.0])
+    axis = axis / np.linalg.norm(axis)
+    return about(axis, float(np.arctan2(np.linalg.norm(np.cross(up, y)), cos)))
+
+
+def nocs_turn(aligned: list[np.ndarray], up: np.ndarray, steps: int = 90) -> Similarity:
+    """The NOCS convention for aligned clouds (canonical coordinates) whose objects stand along
+    up: up becomes +y, then the turn about y (1-degree steps over 90) whose x-z boxes are the
+    smallest on average, so that the category's box is tight along the canonical axes."""
+    lift = up_to_y(up)
+    y = np.array([0.0, 1.0, 0.0])
+    best, best_area = lift, np.inf
+    for angle in np.linspace(0, np.pi / 2, steps, endpoint=False):
+        rot = about(y, float(angle)) @ lift
+        area = np.mean([np.prod(np.ptp((p @ rot.T)[:, [0, 2]], axis=0)) for p in aligned])
+        if area < best_area:
+            best, best_area = rot, area
+    return Similarity(1.0, best, np.zeros(3))
 
 
 def turn_about(rot: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -325,4 +352,8 @@ def align_category(clouds: list[Cloud], cfg: AlignConfig = AlignConfig()) -> Cat
     _, r, pairs = best
     joint = refine_together(pts, [p.transform for p in pairs], cfg)
     transforms = [n.then(t) for n, t in zip(norms, joint, strict=True)]
+    up = up_axis(cfg)
+    if up is not None:
+        turn = nocs_turn([t.apply(c.points) for t, c in zip(transforms, clouds, strict=True)], up)
+        transforms = [t.then(turn) for t in transforms]
     return CategoryAlignment([c.name for c in clouds], clouds[r].name, transforms, [p.score for p in pairs])

@@ -1,12 +1,25 @@
 """``seqpose-align``: align the object-centric videos of one category into one canonical frame.
 
-    seqpose-align VIDEOS_DIR [--depth video|network] [--features seqpose|none] [--out FILE]
+    seqpose-align VIDEOS_DIR [--depth video|network] [--masks auto|video|geometry|network]
+                  [--features imagenet|seqpose|none] [--out FILE] [--labels DIR]
 
 VIDEOS_DIR holds one folder per video (``seqpose_core.selflabel.videos``). Writes, per video,
 its world -> canonical similarity (4x4; canonical: the reference's cloud centred with unit box
-diagonal) and its alignment score, as JSON. With --evaluate, videos that carry truth.json
-(generated ones) are scored with the paper's rotation accuracy. With --labels, every frame is
-written as NOCS-layout training data (``seqpose_core.selflabel.labels``).
+diagonal, y up when the videos know the fixed frame's up) and its alignment score, as JSON.
+
+What each mode needs: ``--depth video`` the videos' depth (an RGB-D recording); ``--depth
+network`` nothing but RGB (the network's depth head). ``--masks geometry`` finds the object
+from depth and the camera poses (``seqpose_core.selflabel.segment``: support plane, the
+cluster the orbit looks at); ``network`` takes the segmentation head's foreground; ``video``
+the folder's own mask/ (generated videos); ``auto`` the folder's own, else geometry where
+depth and up are known, else the network's. A SeqPose network (features, depth or masks)
+comes from --checkpoint or the embedded model; random weights are refused unless
+--allow-random-network.
+
+With --evaluate, each video's truth (its truth.json, or TRUTH_DIR/<video>.truth.json beside
+the bags) scores the alignment with the paper's rotation accuracy and the labels' rotation,
+centre and size errors. With --labels, every frame is written as NOCS-layout training data
+(``seqpose_core.selflabel.labels``).
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,28 +37,78 @@ import torch
 from seqpose_core.assets import load_or_random
 from seqpose_core.categories import SYMMETRIC_CLASS_IDS, class_id
 from seqpose_core.selflabel.align import AlignConfig, CategoryAlignment, align_category
-from seqpose_core.selflabel.evaluate import accuracy, rotation_errors
+from seqpose_core.selflabel.evaluate import accuracy, label_errors, rotation_errors
 from seqpose_core.selflabel.labels import object_in_world, write_video_labels
-from seqpose_core.selflabel.network import NetworkMaps
+from seqpose_core.selflabel.network import ImagenetFeatures, NetworkMaps
 from seqpose_core.selflabel.reconstruct import Cloud, build_cloud
-from seqpose_core.selflabel.videos import ObjectVideo, VideoError, read_category, read_truth
+from seqpose_core.selflabel.segment import geometry_masks
+from seqpose_core.selflabel.videos import ObjectVideo, VideoError, read_category, read_truth_file
+
+MASK_MODES = ("auto", "video", "geometry", "network")
 
 
-def build_clouds(videos: list[ObjectVideo], depth: str, features: str, checkpoint: str | None) -> list[Cloud]:
-    """Clouds of every video; depth 'video' or 'network', features 'seqpose' or 'none'."""
-    maps = None
-    if depth == "network" or features == "seqpose":
-        model, _ = load_or_random(checkpoint)
-        maps = NetworkMaps(model, torch.device("cpu"))
-    clouds = []
-    for v in videos:
-        d = m = None
-        if depth == "network":
-            pairs = [maps.depth_and_mask(rgb) for rgb in v.rgb]
-            d = np.stack([p[0] for p in pairs])
-            m = v.mask if v.mask is not None else np.stack([p[1] for p in pairs])
-        clouds.append(build_cloud(v, maps if features == "seqpose" else None, d, m))
-    return clouds
+def network_maps(checkpoint: str | None, allow_random: bool) -> NetworkMaps:
+    """The SeqPose network's maps; random weights only when allowed (they see nothing)."""
+    model, path = load_or_random(checkpoint)
+    if path is None and not allow_random:
+        raise VideoError(
+            "no SeqPose checkpoint (none given, none embedded): random weights give meaningless depth,"
+            " masks and features; pass --checkpoint, use --features imagenet, or --allow-random-network"
+        )
+    return NetworkMaps(model, torch.device("cpu"))
+
+
+def mask_mode(video: ObjectVideo, asked: str, depth: np.ndarray | None) -> str:
+    """Which masks a video gets: the asked mode, or for auto its own, else geometry, else network."""
+    if asked != "auto":
+        return asked
+    if video.mask is not None:
+        return "video"
+    return "geometry" if depth is not None and video.world_up is not None else "network"
+
+
+def object_masks(
+    video: ObjectVideo, mode: str, depth: np.ndarray | None, maps: NetworkMaps | None
+) -> np.ndarray:
+    """(F, H, W) bool masks of the video's object by the mode; errors name the video."""
+    if mode == "video":
+        if video.mask is None:
+            raise VideoError(f"{video.path}: no mask/ folder (--masks video); use geometry or network")
+        return video.mask
+    if mode == "geometry":
+        if depth is None or video.world_up is None:
+            raise VideoError(f"{video.path}: --masks geometry needs depth and the fixed frame's up")
+        return geometry_masks(video, depth, video.world_up)
+    return np.stack([maps.depth_and_mask(rgb)[1] for rgb in video.rgb])
+
+
+def build_clouds(
+    videos: list[ObjectVideo],
+    depth: str = "video",
+    masks: str = "auto",
+    features: str = "none",
+    checkpoint: str | None = None,
+    allow_random: bool = False,
+) -> tuple[list[ObjectVideo], list[Cloud], list[str]]:
+    """Every video with its object masks, its cloud, and the mask mode it got. depth: 'video' or
+    'network'; masks: one of MASK_MODES; features: 'imagenet', 'seqpose' or 'none'."""
+    modes = [mask_mode(v, masks, v.depth if depth == "video" else None) for v in videos]
+    needs_net = depth == "network" or "network" in modes or features == "seqpose"
+    maps = network_maps(checkpoint, allow_random) if needs_net else None
+    feature_fn = (
+        maps
+        if features == "seqpose"
+        else ImagenetFeatures(torch.device("cpu"))
+        if features == "imagenet"
+        else None
+    )
+    out, clouds = [], []
+    for v, mode in zip(videos, modes, strict=True):
+        d = v.depth if depth == "video" else np.stack([maps.depth_and_mask(rgb)[0] for rgb in v.rgb])
+        v = replace(v, mask=object_masks(v, mode, d, maps))
+        out.append(v)
+        clouds.append(build_cloud(v, feature_fn, d, v.mask))
+    return out, clouds, modes
 
 
 def shared_up(videos: list[ObjectVideo]) -> tuple[float, float, float] | None:
@@ -59,39 +123,68 @@ def symmetric(category: str) -> bool:
     return class_id(category) in SYMMETRIC_CLASS_IDS
 
 
-def evaluate_alignment(videos: list[ObjectVideo], result: CategoryAlignment) -> dict[str, float]:
-    """Acc@30 and Acc@10 (%) of an alignment of generated videos."""
+def truths(videos: list[ObjectVideo], truth_dir: Path | None) -> list[tuple[np.ndarray, ...]]:
+    """Each video's true object -> world rotation, centre and size (evaluation only)."""
+    files = [truth_dir / f"{v.name}.truth.json" if truth_dir else v.path / "truth.json" for v in videos]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise VideoError(f"no truth for --evaluate: {missing[:3]}")
+    return [read_truth_file(f) for f in files]
+
+
+def evaluate_alignment(
+    videos: list[ObjectVideo], clouds: list[Cloud], result: CategoryAlignment, truth_dir: Path | None
+) -> dict[str, float]:
+    """Acc@30 and Acc@10 (%) of the alignment, and the labels' median errors against the truth."""
+    truth = truths(videos, truth_dir)
     found = np.stack([t.rot for t in result.transforms])
-    truth = np.stack([read_truth(v.path) for v in videos])
-    errors = rotation_errors(found, truth, symmetric(videos[0].category))
+    sym = symmetric(videos[0].category)
+    errors = rotation_errors(found, np.stack([t[0] for t in truth]), sym)
+    labels = [object_in_world(c, t) for c, t in zip(clouds, result.transforms, strict=True)]
+    quality = label_errors(labels, truth, sym)
     return {
         "acc30": accuracy(errors, 30),
         "acc10": accuracy(errors, 10),
         "median_deg": float(np.median(errors)),
+        **{k: float(np.median(v)) for k, v in quality.items()},
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="seqpose-align", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("videos", type=Path, help="folder of one category's video folders")
     p.add_argument("--depth", choices=("video", "network"), default="video")
-    p.add_argument("--features", choices=("seqpose", "none"), default="seqpose")
+    p.add_argument("--masks", choices=MASK_MODES, default="auto")
+    p.add_argument(
+        "--features",
+        choices=("imagenet", "seqpose", "none"),
+        default="imagenet",
+        help="appearance: ImageNet EfficientNet-Lite0, the SeqPose network's z_0, or geometry alone",
+    )
     p.add_argument("--appearance-weight", type=float, default=0.2, help="0: geometry alone")
-    p.add_argument("--checkpoint", help="SeqPose weights for features / depth (default: the embedded model)")
+    p.add_argument("--checkpoint", help="SeqPose weights for depth, masks or features (default: embedded)")
+    p.add_argument("--allow-random-network", action="store_true", help="accept a random-weight network")
     p.add_argument("--out", type=Path, help="JSON output (default: VIDEOS/alignment.json)")
     p.add_argument(
         "--no-up-prior", action="store_true", help="ignore the videos' world_up (objects not upright)"
     )
-    p.add_argument("--evaluate", action="store_true", help="score against truth.json (generated videos)")
+    p.add_argument("--evaluate", action="store_true", help="score against the truth (generated videos)")
+    p.add_argument("--truth", type=Path, help="folder of <video>.truth.json (generated bags' truth)")
     p.add_argument("--labels", type=Path, help="also write NOCS-layout training labels: LABELS/Real/train")
     p.add_argument("--first-scene", type=int, default=1, help="scene number of the first video's labels")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     start = time.perf_counter()
     try:
         videos = read_category(args.videos, need_depth=args.depth == "video")
-        clouds = build_clouds(videos, args.depth, args.features, args.checkpoint)
+        videos, clouds, modes = build_clouds(
+            videos, args.depth, args.masks, args.features, args.checkpoint, args.allow_random_network
+        )
     except VideoError as exc:
         print(f"seqpose-align: error: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "category": videos[0].category,
         "reference": result.reference,
         "depth": args.depth,
+        "masks": dict(zip(result.names, modes, strict=True)),
         "features": args.features if weight > 0 else "none (geometry alone)",
         "up_prior": up,
         "videos": {
@@ -120,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"wrote {frames} labelled frames to {args.labels}/Real/train")
     if args.evaluate:
-        print(json.dumps(evaluate_alignment(videos, result)))
+        try:
+            print(json.dumps(evaluate_alignment(videos, clouds, result, args.truth)))
+        except VideoError as exc:
+            print(f"seqpose-align: error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -18,6 +18,7 @@ from seqpose_core.selflabel.align import (
     icp,
     normalise,
     principal_axes,
+    turn_hypotheses,
 )
 from seqpose_core.selflabel.reconstruct import Cloud
 
@@ -66,22 +67,64 @@ def first_camera_rotations(cam_to_world: list[np.ndarray]) -> np.ndarray:
     return np.stack([pose[0][:3, :3].T for pose in cam_to_world])
 
 
-def icp_baseline(clouds: list[Cloud], steps: int = 15) -> list[Similarity]:
-    """Geometric ICP from the principal axes: each cloud onto the first, from the relabelling of
-    principal axes whose ICP ends with the smallest mean nearest-neighbour distance."""
+def _icp_starts(p: np.ndarray, ref: np.ndarray, up: np.ndarray | None) -> list[Similarity]:
+    """ICP's starts: the 24 relabellings of the principal axes, or with up 24 turns about it."""
+    if up is not None:
+        return turn_hypotheses(p, ref, len(AXIS_ROTATIONS), up)
+    a, b = principal_axes(p), principal_axes(ref)
+    rots = [b.T @ m @ a for m in AXIS_ROTATIONS]
+    return [Similarity(1.0, rot, ref.mean(0) - rot @ p.mean(0)) for rot in rots]
+
+
+def icp_baseline(clouds: list[Cloud], steps: int = 15, up: np.ndarray | None = None) -> list[Similarity]:
+    """Geometric ICP: each cloud onto the first, from the start whose ICP ends with the smallest
+    mean nearest-neighbour distance. Starts: the principal axes' relabellings; with up (the
+    prior the cyclic alignment gets too), turns about it, and every ICP step a turn about it."""
     norms = [normalise(c.points) for c in clouds]
     pts = [n.apply(c.points) for n, c in zip(norms, clouds, strict=True)]
     ref = Target(pts[0], None)
     out = []
     for n, p in zip(norms, pts, strict=True):
-        a, b = principal_axes(p), principal_axes(ref.points)
         best, best_d = None, np.inf
-        for m in AXIS_ROTATIONS:
-            rot = b.T @ m @ a
-            start = Similarity(1.0, rot, ref.points.mean(0) - rot @ p.mean(0))
-            fit = icp(p, ref, start, steps)
+        for start in _icp_starts(p, ref.points, up):
+            fit = icp(p, ref, start, steps, up)
             d = float(ref.tree.query(fit.apply(p))[0].mean())
             if d < best_d:
                 best, best_d = fit, d
         out.append(n.then(best))
     return out
+
+
+def _matched_sizes(g: np.ndarray, size: np.ndarray, symmetric: bool) -> np.ndarray:
+    """A true size (3,) along the label's axes: permuted by the signed permutation nearest to G;
+    for objects symmetric about y, whose x and z turn freely, y stays and x, z are sorted."""
+    if symmetric:
+        return size
+    perm = np.abs(np.round(g))
+    return perm @ size if np.allclose(perm.sum(0), 1) and np.allclose(perm.sum(1), 1) else size
+
+
+def label_errors(
+    labels: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    truth: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    symmetric: bool,
+) -> dict[str, np.ndarray]:
+    """Per video, the label's instance (object -> world rotation, box centre, metric size, as
+    ``labels.object_in_world`` gives it) against the truth (the same three): the rotation error
+    in degrees after the one global rotation (the canonical frame is the method's own), the
+    centre's distance in metres, and the largest per-axis relative size error."""
+    found = np.stack([rot.T for rot, _, _ in labels])
+    true_rot = np.stack([rot for rot, _, _ in truth])
+    g = global_rotation(found, true_rot, symmetric)
+    rotation = _errors(found, true_rot.transpose(0, 2, 1), g, symmetric)
+    centre = np.array([np.linalg.norm(a[1] - b[1]) for a, b in zip(labels, truth, strict=True)])
+    sizes = []
+    for (_, _, size), (_, _, true_size) in zip(labels, truth, strict=True):
+        expected = _matched_sizes(g, np.asarray(true_size, float), symmetric)
+        if symmetric:  # x and z of a body of revolution: compare them sorted
+            size, expected = (
+                np.r_[np.sort(size[[0, 2]]), size[1]],
+                np.r_[np.sort(expected[[0, 2]]), expected[1]],
+            )
+        sizes.append(float(np.max(np.abs(size - expected) / expected)))
+    return {"label_rotation_deg": rotation, "label_centre_m": centre, "label_size_rel": np.array(sizes)}

@@ -4,7 +4,10 @@ Per video, its cloud in the canonical frame gives the instance's box: the object
 canonical axes and the box centre as origin, and its size is the box's extents over the
 video's scale (metres, since the depth is metric). Each frame's pose follows from the camera
 pose: object -> world -> camera. The frames are written as REAL-layout scenes (color, depth,
-mask, meta, label.pkl with ``size``), which ``NocsFrames`` / ``NocsClips`` read unchanged.
+mask, meta, label.pkl with ``size``) with the recording's own camera (intrinsics.txt), which
+``NocsFrames`` / ``NocsClips`` read unchanged. Masks and boxes come from the video's object
+masks (its own, or those found from depth or by the network), never the whole image: frames
+where the object covers fewer than MIN_OBJECT_PIXELS pixels are left out.
 """
 
 from __future__ import annotations
@@ -14,18 +17,21 @@ from pathlib import Path
 import numpy as np
 
 from seqpose_core.categories import class_id
+from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
 from seqpose_core.data.nocs_io import (
+    INTRINSICS_FILE,
     MetaEntry,
     write_camera_pose,
     write_color,
     write_depth,
+    write_intrinsics,
     write_label,
     write_mask,
     write_meta,
 )
 from seqpose_core.selflabel.align import Similarity
 from seqpose_core.selflabel.reconstruct import Cloud
-from seqpose_core.selflabel.videos import ObjectVideo
+from seqpose_core.selflabel.videos import ObjectVideo, VideoError
 
 INSTANCE = 1
 
@@ -67,15 +73,20 @@ def write_video_labels(
 ) -> int:
     """One video as scene ``scene_id`` of root/Real/<split>; returns the frames written.
     instance: its object -> world rotation (3, 3), origin (3,) and metric size (3,), as
-    ``object_in_world`` gives them."""
+    ``object_in_world`` gives them. The video must carry its object masks."""
+    if video.mask is None:
+        raise VideoError(f"{video.path}: no object masks: labels need them (seqpose-align finds them)")
     folder = Path(root) / "Real" / split / f"scene_{scene_id}"
     folder.mkdir(parents=True, exist_ok=True)
+    write_intrinsics(folder / INTRINSICS_FILE, video.k)
     obj_rot, obj_t, size = instance
     cls = class_id(video.category)
-    for f, pose in enumerate(video.cam_to_world):
-        prefix = folder / f"{f:04d}_"
+    written = 0
+    for f, (pose, mask) in enumerate(zip(video.cam_to_world, video.mask, strict=True)):
+        if mask.sum() < MIN_OBJECT_PIXELS:
+            continue
+        prefix = folder / f"{written:04d}_"
         cam_rot, cam_t = pose[:3, :3], pose[:3, 3]
-        mask = video.mask[f] if video.mask is not None else np.ones(video.rgb.shape[1:3], bool)
         label = frame_label(cls, cam_rot.T @ obj_rot, cam_rot.T @ (obj_t - cam_t), size, mask)
         write_color(Path(f"{prefix}color.png"), video.rgb[f])
         depth = video.depth[f] if video.depth is not None else np.zeros(mask.shape, np.float32)
@@ -84,4 +95,5 @@ def write_video_labels(
         write_meta(Path(f"{prefix}meta.txt"), [MetaEntry(INSTANCE, cls, "self_labelled")])
         write_label(Path(f"{prefix}label.pkl"), label)
         write_camera_pose(Path(f"{prefix}camera_pose.txt"), pose)
-    return len(video.cam_to_world)
+        written += 1
+    return written

@@ -56,8 +56,9 @@ def write_video(
     world_up: np.ndarray | None = None,
 ) -> None:
     """Write one video folder (depth in metres, mask bool; world_up: the fixed frame's up)."""
-    for sub in ("rgb", "depth", "mask"):
-        (path / sub).mkdir(parents=True, exist_ok=True)
+    for sub, images in (("rgb", rgb), ("depth", depth), ("mask", mask)):
+        if images is not None:
+            (path / sub).mkdir(parents=True, exist_ok=True)
     for i, image in enumerate(rgb):
         cv2.imwrite(str(path / "rgb" / f"{i:04d}.png"), image[..., ::-1])
         if depth is not None:
@@ -140,6 +141,11 @@ def read_truth(path: str | Path) -> np.ndarray:
 def read_truth_instance(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A generated video's object -> world rotation (3, 3), centre (3,) and metric size (3,)
     (evaluation and the true-label baseline only)."""
-    doc = json.loads((Path(path) / "truth.json").read_text())
+    return read_truth_file(Path(path) / "truth.json")
+
+
+def read_truth_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A truth file (a video's truth.json, or a generated bag's <bag>.truth.json beside it)."""
+    doc = json.loads(Path(path).read_text())
     pose = np.asarray(doc["object_to_world"], float)
     return pose[:3, :3], pose[:3, 3], np.asarray(doc["size"], float)

@@ -12,7 +12,7 @@ import cv2
 
 from seqpose_core.categories import CLASS_NAMES, class_id
 from seqpose_core.data.nocs_dataset import NocsSubset
-from seqpose_core.selflabel.orbit import generate_videos
+from seqpose_core.synth.orbit import generate_videos
 from seqpose_core.synth.writer import SynthConfig, generate
 from seqpose_core.visualize import GT_COLOUR, draw_box, tile
 

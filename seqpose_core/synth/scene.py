@@ -33,7 +33,7 @@ class Scene:
     texture_seed: int
 
 
-def _distractor(rng: np.random.Generator) -> ObjectModel:
+def distractor(rng: np.random.Generator) -> ObjectModel:
     if rng.random() < 0.5:
         mesh = trimesh.creation.icosphere(subdivisions=2, radius=rng.uniform(0.025, 0.05))
     else:
@@ -56,7 +56,7 @@ def sample_scene(
     table centre (all six classes draw the same scenes as before the choice existed)."""
     n = int(rng.integers(num_objects[0], num_objects[1] + 1))
     models = [make_object(class_ids[int(rng.integers(0, len(class_ids)))], rng) for _ in range(n)]
-    models += [_distractor(rng) for _ in range(int(rng.integers(num_distractors[0], num_distractors[1] + 1)))]
+    models += [distractor(rng) for _ in range(int(rng.integers(num_distractors[0], num_distractors[1] + 1)))]
     placed: list[PlacedObject] = []
     footprints: list[tuple[np.ndarray, float]] = []
     for model in models:

@@ -84,20 +84,20 @@ def typestore() -> object:
     return store
 
 
-def _header(ts: object, stamp_ns: int, frame_id: str) -> object:
+def header_msg(ts: object, stamp_ns: int, frame_id: str) -> object:
     t = ts.types["builtin_interfaces/msg/Time"](
         sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000
     )
     return ts.types["std_msgs/msg/Header"](stamp=t, frame_id=frame_id)
 
 
-def _image(ts: object, header: object, rgb: np.ndarray, encoding: str = "rgb8") -> object:
+def image_msg(ts: object, header: object, rgb: np.ndarray, encoding: str = "rgb8") -> object:
     fields = image_fields(rgb, encoding)
     fields["data"] = np.frombuffer(fields["data"], np.uint8)  # rosbags serialises numpy arrays
     return ts.types[IMAGE](header=header, **fields)
 
 
-def _info(ts: object, header: object, k: np.ndarray, hw: tuple[int, int]) -> object:
+def info_msg(ts: object, header: object, k: np.ndarray, hw: tuple[int, int]) -> object:
     roi = ts.types["sensor_msgs/msg/RegionOfInterest"](
         x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
     )
@@ -131,7 +131,7 @@ def _annotations(ts: object, header: object, o: Objects) -> object:
     return geo[GT](header=header, objects=objs)
 
 
-def _tf(ts: object, header: object, pose: np.ndarray, child: str) -> object:
+def tf_msg(ts: object, header: object, pose: np.ndarray, child: str) -> object:
     """One TFMessage: header.frame_id -> child, p_parent = pose @ p_child."""
     q, t = matrix_to_quaternion(pose[:3, :3]), pose[:3, 3]
     transform = ts.types["geometry_msgs/msg/Transform"](
@@ -164,13 +164,13 @@ def write_nocs_bag(root: str | Path, subset: str, scene: str, out: str | Path, m
         for ref in refs:
             frame = data.load(ref)
             stamp = BASE_TIME * 1_000_000_000 + round(frame.stamp * 1e9)
-            header = _header(ts, stamp, FRAME_ID)
+            header = header_msg(ts, stamp, FRAME_ID)
             if TF in conns:  # first, so that the node has it when the image arrives
-                msg = _tf(ts, _header(ts, stamp, WORLD_FRAME), frame.camera_pose, FRAME_ID)
+                msg = tf_msg(ts, header_msg(ts, stamp, WORLD_FRAME), frame.camera_pose, FRAME_ID)
                 writer.write(conns[TF], stamp, ts.serialize_cdr(msg, TF))
             for kind, msg in (
-                (INFO, _info(ts, header, frame.k, frame.size)),
-                (IMAGE, _image(ts, header, frame.rgb)),
+                (INFO, info_msg(ts, header, frame.k, frame.size)),
+                (IMAGE, image_msg(ts, header, frame.rgb)),
                 (GT, _annotations(ts, header, frame.objects)),
             ):
                 writer.write(conns[kind], stamp, ts.serialize_cdr(msg, kind))

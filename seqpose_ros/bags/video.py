@@ -2,10 +2,12 @@
 object-centric video folder, the input of ``seqpose-align``.
 
 On a robot, an arm circles the object with its wrist camera while ``ros2 bag record`` keeps the
-camera's images, camera info and ``/tf`` (+ ``/tf_static``). TF gives the camera's pose in a
-frame fixed in the world (the arm's ``base_link``, ``odom``); each kept image is written with
-that pose. The video carries no depth and no masks: align it with ``seqpose-align --depth
-network``, which takes both from the network's dense heads.
+camera's images, camera info, aligned depth and ``/tf`` (+ ``/tf_static``). TF gives the
+camera's pose in a frame fixed in the world (the arm's ``base_link``, ``odom``); each kept image
+is written with that pose, its depth (16UC1 millimetres or 32FC1 metres; an RGB-only bag gives
+none) and the camera's intrinsics, and the video records the fixed frame's up direction. The
+video has no masks: ``seqpose-align`` finds the object from depth and geometry, or with RGB
+only from the network's heads.
 """
 
 from __future__ import annotations
@@ -19,11 +21,55 @@ from rosbags.rosbag2 import Reader
 
 from seqpose_core.categories import class_id
 from seqpose_core.selflabel.videos import write_video
-from seqpose_ros.bags.bag import BagError, read_camera_bag, typestore
+from seqpose_ros.bags.bag import IMAGE, BagError, read_camera_bag, stamp_ns, typestore
+from seqpose_ros.node import pixels
 from seqpose_ros.node.converters import ConversionError, to_stamped_transform
 from seqpose_ros.node.tf_buffer import TransformBuffer, TransformUnavailable
 
 TF_TOPICS = ("/tf", "/tf_static")
+DEPTH_MATCH = 0.02  # seconds: a depth image belongs to the colour image nearest in time within this
+K_TOLERANCE = 1e-6  # relative: the intrinsics must not change within one recording
+
+
+def image_topics(bag: Path, image: str | None, depth: str | None) -> tuple[str, str | None]:
+    """The colour and depth Image topics: the given ones, else the one without / with "depth"
+    in its name (no depth topic: an RGB-only recording)."""
+    with Reader(bag) as reader:
+        topics = [c.topic for c in reader.connections if c.msgtype == IMAGE]
+    for topic in (image, depth):
+        if topic is not None and topic not in topics:
+            raise BagError(f"{bag}: no Image topic {topic}; the bag's are {sorted(topics)}")
+    colour = image or next((t for t in topics if "depth" not in t), None)
+    if colour is None:
+        raise BagError(f"{bag}: no colour Image topic (have {sorted(topics)}); name it with --image-topic")
+    return colour, depth or next((t for t in topics if "depth" in t and t != colour), None)
+
+
+def read_depths(bag: Path, topic: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The depth images of topic: stamps (N,) seconds and metres (H, W) each."""
+    ts, stamps, images = typestore(), [], []
+    with Reader(bag) as reader:
+        conns = [c for c in reader.connections if c.topic == topic]
+        for conn, _, raw in reader.messages(connections=conns):
+            msg = ts.deserialize_cdr(raw, conn.msgtype)
+            try:
+                images.append(
+                    pixels.decode_depth(
+                        msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian)
+                    )
+                )
+            except pixels.PixelError as exc:
+                raise BagError(f"{bag}: topic {topic}: {exc}") from exc
+            stamps.append(stamp_ns(msg.header) * 1e-9)
+    return np.array(stamps), images
+
+
+def depth_at(stamps: np.ndarray, images: list[np.ndarray], stamp: float) -> np.ndarray | None:
+    """The depth image nearest in time to stamp within DEPTH_MATCH, else None."""
+    if not len(stamps):
+        return None
+    i = int(np.abs(stamps - stamp).argmin())
+    return images[i] if abs(stamps[i] - stamp) <= DEPTH_MATCH else None
 
 
 def read_tf(bag: Path) -> TransformBuffer:
@@ -45,27 +91,59 @@ def read_tf(bag: Path) -> TransformBuffer:
     return buffer
 
 
+def same_k(bag: Path, k: np.ndarray | None, new: np.ndarray, stamp: float) -> np.ndarray:
+    """The recording's intrinsics: every frame's must be the first frame's."""
+    if k is not None and not np.allclose(new, k, rtol=K_TOLERANCE, atol=0):
+        raise BagError(
+            f"{bag}: the camera info changes at t={stamp:.3f} s ({np.round(new, 3).tolist()} after"
+            f" {np.round(k, 3).tolist()}): record one camera setting per video"
+        )
+    return new
+
+
 def bag_to_video(
-    bag: Path, out: Path, category: str, fixed_frame: str, every: int = 1, up: np.ndarray | None = None
-) -> int:
-    """Every ``every``-th image of the bag with its camera -> fixed_frame pose -> a video folder;
-    up: the fixed frame's up direction, written for the alignment's up prior (None: unknown).
-    Images whose pose TF cannot give are skipped. Returns the frames written."""
+    bag: Path,
+    out: Path,
+    category: str,
+    fixed_frame: str,
+    every: int = 1,
+    up: np.ndarray | None = None,
+    topics: tuple[str | None, str | None] = (None, None),
+) -> tuple[int, bool]:
+    """Every ``every``-th colour image of the bag with its camera -> fixed_frame pose and its
+    aligned depth -> a video folder; up: the fixed frame's up direction, written for the
+    alignment (None: unknown); topics: the colour and depth topics (None: found by name).
+    Images whose pose TF cannot give, or whose depth is missing, are skipped. Returns the
+    frames written and whether they have depth."""
+    colour, depth_topic = image_topics(bag, *topics)
     tf = read_tf(bag)
-    rgbs, poses, k = [], [], None
-    for i, frame in enumerate(read_camera_bag(bag)):
+    stamps, depths = read_depths(bag, depth_topic) if depth_topic else (np.zeros(0), [])
+    rgbs, poses, kept_depth, k = [], [], [], None
+    for i, frame in enumerate(read_camera_bag(bag, image_topic=colour)):
         if i % every:
+            continue
+        d = depth_at(stamps, depths, frame.stamp) if depth_topic else None
+        if depth_topic and (d is None or d.shape != frame.rgb.shape[:2]):
             continue
         try:
             poses.append(tf.lookup(fixed_frame, frame.frame_id, frame.stamp))  # camera -> fixed
         except TransformUnavailable:
             continue
         rgbs.append(frame.rgb)
-        k = frame.k if k is None else k
+        kept_depth.append(d)
+        k = same_k(bag, k, frame.k, frame.stamp)
     if not rgbs:
-        raise BagError(f"{bag}: no image has a transform from its frame to {fixed_frame!r} in TF")
-    write_video(out, category, k, np.stack(poses), rgbs, None, None, world_up=up)
-    return len(rgbs)
+        raise BagError(
+            f"{bag}: no image of {colour} has a transform to {fixed_frame!r} in TF"
+            + (
+                f" and a depth image of {depth_topic} of its size within {DEPTH_MATCH} s"
+                if depth_topic
+                else ""
+            )
+        )
+    depth = kept_depth if depth_topic else None
+    write_video(out, category, k, np.stack(poses), rgbs, depth, None, world_up=up)
+    return len(rgbs), depth is not None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--category", required=True, help="the object's category (bottle, ..., mug)")
     p.add_argument("--fixed-frame", required=True, help="a TF frame fixed in the world: base_link, odom")
     p.add_argument("--every", type=int, default=1, help="keep every n-th image")
+    p.add_argument("--image-topic", help="the colour images (default: the Image topic without 'depth')")
+    p.add_argument(
+        "--depth-topic", help="aligned depth, 16UC1 mm or 32FC1 m (default: the Image topic with 'depth')"
+    )
     p.add_argument(
         "--up",
         type=float,
@@ -90,11 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         class_id(args.category)
         up = None if args.no_up else np.array(args.up)
-        n = bag_to_video(args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up)
+        topics = (args.image_topic, args.depth_topic)
+        n, depth = bag_to_video(
+            args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up, topics
+        )
     except (BagError, OSError, ValueError) as exc:  # BagError is a ValueError; an unknown category too
         print(f"seqpose-video: error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {n} frames of a {args.category} video to {args.out}")
+    kind = "RGB-D" if depth else "RGB-only (no depth topic)"
+    print(f"wrote {n} {kind} frames of a {args.category} video to {args.out}")
     return 0
 
 

@@ -58,3 +58,39 @@ def encode(rgb: np.ndarray, encoding: str) -> tuple[bytes, int]:
         if channels == 4:
             pixels[..., 3] = 255
     return pixels.tobytes(), rgb.shape[1] * channels
+
+
+# Depth images as RGB-D drivers publish them: 16UC1 in millimetres (RealSense, Azure Kinect) or
+# 32FC1 in metres (REP-118); 0 or NaN = no return.
+DEPTH_ENCODINGS = {"16UC1": (np.dtype("<u2"), 1e-3), "32FC1": (np.dtype("<f4"), 1.0)}
+
+
+def decode_depth(
+    data: bytes | np.ndarray, encoding: str, width: int, height: int, step: int, bigendian: bool = False
+) -> np.ndarray:
+    """-> metres float32 (height, width), 0 where the camera saw nothing; PixelError names the problem."""
+    if encoding not in DEPTH_ENCODINGS:
+        raise PixelError(
+            f"depth encoding {encoding!r} is not supported (use one of {sorted(DEPTH_ENCODINGS)})"
+        )
+    dtype, unit = DEPTH_ENCODINGS[encoding]
+    dtype = dtype.newbyteorder(">") if bigendian else dtype
+    if height == 0 or width == 0:
+        raise PixelError(f"depth image is empty ({width} x {height})")
+    raw = np.frombuffer(bytes(data) if not isinstance(data, bytes) else data, np.uint8)
+    if step < width * dtype.itemsize or raw.size != step * height:
+        raise PixelError(
+            f"depth image data has {raw.size} bytes for step {step} x height {height}"
+            f" (width {width} x {dtype.itemsize} bytes of {encoding})"
+        )
+    rows = raw.reshape(height, step)[:, : width * dtype.itemsize]
+    metres = np.ascontiguousarray(rows).view(dtype).astype(np.float32) * np.float32(unit)
+    return np.where(np.isfinite(metres) & (metres > 0), metres, 0.0).astype(np.float32)
+
+
+def encode_depth(metres: np.ndarray, encoding: str) -> tuple[bytes, int]:
+    """Metres (H, W) -> (little-endian bytes, step) in 16UC1 (millimetres) or 32FC1 (metres)."""
+    dtype, unit = DEPTH_ENCODINGS[encoding]
+    values = np.round(metres / unit) if dtype.kind == "u" else metres / unit
+    pixels = np.clip(values, 0, np.iinfo(dtype).max if dtype.kind == "u" else None).astype(dtype)
+    return pixels.tobytes(), metres.shape[1] * dtype.itemsize

@@ -1,0 +1,158 @@
+"""A robot's own recordings to labels: RGB-D bags with TF in a z-up frame, no masks, no truth."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+
+from seqpose_core.data.nocs_dataset import REAL_K, NocsFrames, intrinsics_for
+from seqpose_core.data.nocs_io import write_intrinsics
+from seqpose_core.selflabel.align import nocs_turn, up_to_y
+from seqpose_core.selflabel.segment import geometry_masks
+from seqpose_core.selflabel.videos import ObjectVideo, read_video
+from seqpose_core.synth.orbit import make_recording
+from seqpose_ros.bags.bag import IMAGE, header_msg, typestore
+from seqpose_ros.bags.orbit_bags import write_recording_bag
+from seqpose_ros.node import pixels
+
+SIZE = (72, 96)
+
+
+@pytest.fixture(scope="module")
+def recordings():
+    rng = np.random.default_rng(5)
+    return [make_recording(6, rng, 8, SIZE) for _ in range(3)]
+
+
+@pytest.fixture(scope="module")
+def bags(recordings, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bags")
+    for i, rec in enumerate(recordings):
+        write_recording_bag(rec, root / f"orbit_{i}", "16UC1" if i % 2 else "32FC1")
+    return root
+
+
+def test_depth_images_round_trip_in_both_encodings_and_bad_ones_are_named():
+    metres = np.array([[0.0, 0.4567], [1.2, 3.0]], np.float32)
+    for encoding, tol in (("16UC1", 5e-4), ("32FC1", 1e-7)):
+        data, step = pixels.encode_depth(metres, encoding)
+        back = pixels.decode_depth(data, encoding, 2, 2, step)
+        np.testing.assert_allclose(back, metres, atol=tol)
+    nan = np.frombuffer(np.array([np.nan, 1.0], "<f4").tobytes(), np.uint8)
+    assert pixels.decode_depth(nan, "32FC1", 2, 1, 8)[0, 0] == 0  # no return
+    big = np.array([[1000, 2000]], ">u2").tobytes()
+    np.testing.assert_allclose(pixels.decode_depth(big, "16UC1", 2, 1, 4, bigendian=True), [[1.0, 2.0]])
+    with pytest.raises(pixels.PixelError, match="'mono16' is not supported"):
+        pixels.decode_depth(b"\0" * 8, "mono16", 2, 2, 4)
+    with pytest.raises(pixels.PixelError, match="6 bytes"):
+        pixels.decode_depth(b"\0" * 6, "16UC1", 2, 2, 4)
+
+
+def test_masks_from_depth_and_geometry_find_the_object_among_clutter(recordings):
+    for rec in recordings:
+        up = np.array([0.0, 0.0, 1.0])
+        video = ObjectVideo(Path("rec"), rec.category, rec.k, rec.cam_to_base, rec.rgb, rec.depth, None, up)
+        masks = geometry_masks(video, rec.depth, video.world_up)
+        iou = (masks & rec.object_mask).sum() / (masks | rec.object_mask).sum()
+        assert iou > 0.85, iou
+        assert masks.mean() < 0.5  # never the whole image
+
+
+def test_the_canonical_frame_puts_a_z_up_world_on_y():
+    up = np.array([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(up_to_y(up) @ up, [0.0, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(up_to_y(-up) @ -up, [0.0, 1.0, 0.0], atol=1e-12)
+    box = np.random.default_rng(0).uniform(-1, 1, (500, 3)) * [0.3, 0.1, 0.5]  # z up, x-y footprint
+    yaw = 0.5
+    turned = box @ np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]]).T
+    turn = nocs_turn([turned], up)
+    canonical = turn.apply(turned)
+    np.testing.assert_allclose(turn.rot @ up, [0.0, 1.0, 0.0], atol=1e-9)
+    extents = np.sort(np.ptp(canonical, axis=0)[[0, 2]])
+    np.testing.assert_allclose(extents, [0.6, 1.0], rtol=0.05)  # tight along the box's own axes
+
+
+def test_a_bag_with_an_unreadable_depth_encoding_is_refused_by_name(recordings, tmp_path):
+    from seqpose_ros.bags.video import main
+
+    bag = tmp_path / "bad"
+    write_recording_bag(recordings[0], bag)
+    ts = typestore()
+    wrong = tmp_path / "wrong"
+    with Writer(wrong, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conn = w.add_connection("/camera/depth/image_rect_raw", IMAGE, typestore=ts)
+        msg = ts.types[IMAGE](
+            header=header_msg(ts, 1, "cam"),
+            height=1,
+            width=1,
+            encoding="mono16",
+            is_bigendian=0,
+            step=2,
+            data=np.zeros(2, np.uint8),
+        )
+        w.write(conn, 1, ts.serialize_cdr(msg, IMAGE))
+    from seqpose_ros.bags.bag import BagError
+    from seqpose_ros.bags.video import read_depths
+
+    with pytest.raises(BagError, match=r"/camera/depth/image_rect_raw.*'mono16'"):
+        read_depths(wrong, "/camera/depth/image_rect_raw")
+    args = [str(bag), "--out", str(tmp_path / "v"), "--category", "mug", "--fixed-frame", "base_link"]
+    assert main([*args, "--depth-topic", "/nope"]) == 2
+
+
+def test_bags_to_labels_end_to_end_with_the_cameras_k_masks_and_y_up(recordings, bags, tmp_path, capsys):
+    from seqpose_core.selflabel.cli import main as align
+    from seqpose_ros.bags.video import main as video
+
+    for i in range(len(recordings)):
+        args = [
+            str(bags / f"orbit_{i}"),
+            "--out",
+            str(tmp_path / "videos" / f"orbit_{i}"),
+            "--category",
+            "mug",
+        ]
+        assert video([*args, "--fixed-frame", "base_link"]) == 0
+    v = read_video(tmp_path / "videos" / "orbit_0")
+    assert v.depth is not None and v.mask is None
+    np.testing.assert_allclose(v.depth, recordings[0].depth, atol=1e-6)  # 32FC1
+    np.testing.assert_allclose(v.k, recordings[0].k)
+    np.testing.assert_allclose(v.cam_to_world, recordings[0].cam_to_base, atol=1e-6)
+    labels = tmp_path / "labels"
+    code = align(
+        [
+            str(tmp_path / "videos"),
+            "--features",
+            "none",
+            "--labels",
+            str(labels),
+            "--evaluate",
+            "--truth",
+            str(bags),
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["acc30"] == 100 and report["label_centre_m"] < 0.01
+    frames = NocsFrames(labels, "real_train")
+    assert len(frames) > 0
+    for i in (0, len(frames) - 1):
+        f = frames[i]
+        rec = recordings[int(frames.subset.frames[i].scene.name.split("_")[1]) - 1]
+        np.testing.assert_allclose(f.k, rec.k)  # the recording's camera, not REAL275's
+        assert 0 < (f.instance_mask != 255).mean() < 0.5  # the object's mask, not the whole image
+        up_in_camera = f.camera_pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+        assert f.objects.rotations[0][:, 1] @ up_in_camera > np.cos(np.radians(3))  # y is up
+
+
+def test_scenes_without_their_own_intrinsics_keep_the_subsets(tmp_path, synth_root):
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)
+    frames = NocsFrames(root, "real_test")
+    np.testing.assert_allclose(frames[0].k, intrinsics_for(REAL_K, frames[0].rgb.shape[:2]))
+    k = np.array([[100.0, 0, 40], [0, 101.0, 30], [0, 0, 1]])
+    write_intrinsics(frames.subset.frames[0].scene / "intrinsics.txt", k)
+    np.testing.assert_allclose(NocsFrames(root, "real_test")[0].k, k)
