@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 
@@ -230,12 +231,19 @@ def config_named(name: str) -> ModelConfig:
         return tiny_config()
     if name == "embedded":
         return read_config(default_checkpoint())
+    if name.startswith("embedded-"):  # the embedded network with another encoder: embedded-lite0
+        return replace(read_config(default_checkpoint()), encoder=name.split("-", 1)[1])
     return ModelConfig(encoder=name)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--configs", nargs="+", default=["tiny", "vits"], help="tiny, embedded, vits, vitb, vitl")
+    p.add_argument(
+        "--configs",
+        nargs="+",
+        default=["tiny", "vits"],
+        help="tiny, embedded, embedded-lite0, vits, vitb, vitl",
+    )
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
     p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"])
     p.add_argument("--compile", action="store_true", help="also the compiled per-frame network")

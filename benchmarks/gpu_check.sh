@@ -17,11 +17,13 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
 python3 -m pytest -q -p no:cacheprovider test/test_predictor.py -k "compiled" test/test_stream.py
 # Inference: stages, eager and compiled totals, host syncs, per precision.
 python3 benchmarks/bench_model.py --device cuda --compile --backends torch \
-  --configs embedded vits --precisions fp32 bf16-all fp16-all --frames 30
+  --configs embedded embedded-lite0 vits --precisions fp32 bf16-all fp16-all --frames 30
 # Training: the embedded config (its recipe, then dense heads and features on 1 frame in 4)
 # and ViT-S with the encoder frozen, all in bf16.
 python3 benchmarks/bench_train.py --device cuda --amp --batch 16 --steps 10
 python3 benchmarks/bench_train.py --device cuda --amp --batch 16 --steps 10 \
   --set loss.dense_every=4 loss.features_every=4
+python3 benchmarks/bench_train.py --device cuda --amp --batch 16 --steps 10 \
+  --set loss.dense_every=4 loss.features_every=4 model.encoder=lite0 model.pretrained=true
 python3 benchmarks/bench_train.py --device cuda --amp --batch 16 --steps 10 \
   --set model.encoder=vits model.d_model=256 model.freeze_encoder=true
