@@ -39,9 +39,11 @@ INSTANCE = 1
 def object_in_world(
     cloud: Cloud, world_to_canonical: Similarity
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The instance's object -> world rotation (3, 3), origin (3,) and metric size (3,)."""
-    canonical = world_to_canonical.apply(cloud.points)
-    lo, hi = canonical.min(0), canonical.max(0)
+    """The instance's object -> world rotation (3, 3), origin (3,) and metric size (3,): the box
+    of the fused surface points (the 0.2 and 99.8 percentiles along each canonical axis, so that
+    a few stray depth points do not stretch it)."""
+    canonical = world_to_canonical.apply(cloud.surface if cloud.surface is not None else cloud.points)
+    lo, hi = np.percentile(canonical, 0.2, axis=0), np.percentile(canonical, 99.8, axis=0)
     s, rot = world_to_canonical.scale, world_to_canonical.rot
     centre = rot.T @ ((lo + hi) / 2 - world_to_canonical.t) / s
     return rot.T, centre, (hi - lo) / s

@@ -22,11 +22,14 @@ FeatureFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass
 class Cloud:
-    """points (N, 3) world metres; features (N, C) unit rows or None (geometry only)."""
+    """points (N, 3) world metres, thinned; features (N, C) unit rows or None (geometry only);
+    surface (M, 3): every fused point before thinning, which the labels' boxes are measured on
+    (voxel means pull the extremes in by up to half a voxel a side)."""
 
     name: str
     points: np.ndarray
     features: np.ndarray | None
+    surface: np.ndarray | None = None
 
 
 def _backproject(
@@ -51,8 +54,9 @@ def voxel_thin(points: np.ndarray, voxel: float) -> np.ndarray:
 
 def fuse_depth(
     video: ObjectVideo, depth: np.ndarray, mask: np.ndarray, max_points: int = 800, stride: int = 2
-) -> np.ndarray:
-    """depth (F, H, W) metres and mask (F, H, W) bool -> (N <= max_points, 3) world points."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """depth (F, H, W) metres and mask (F, H, W) bool -> (N <= max_points, 3) world points, and
+    every fused point before thinning."""
     parts = [
         _backproject(d, m, video.k, p, stride)
         for d, m, p in zip(depth, mask, video.cam_to_world, strict=True)
@@ -66,7 +70,7 @@ def fuse_depth(
     while len(thinned) > max_points:
         voxel *= 1.2
         thinned = voxel_thin(points, voxel)
-    return thinned
+    return thinned, points
 
 
 def point_features(
@@ -108,6 +112,6 @@ def build_cloud(
     mask = video.mask if mask is None else mask
     if depth is None or mask is None:
         raise VideoError(f"{video.path}: needs depth and a mask (from the video or the network)")
-    points = fuse_depth(video, depth, mask)
+    points, surface = fuse_depth(video, depth, mask)
     feats = None if features is None else point_features(video, points, depth, features)
-    return Cloud(video.name, points, feats)
+    return Cloud(video.name, points, feats, surface)

@@ -4,7 +4,8 @@ A robot's recording of one object has depth and the camera's pose in a fixed fra
 direction is known, and nothing that says which pixels are the object. Here:
 
 1. every frame's depth is back-projected into the fixed frame (the scene is static there);
-2. the support plane is fitted by RANSAC among planes facing up (within 15 degrees), and
+2. the support plane is fitted by RANSAC among planes facing up (within 15 degrees), on the
+   points near where the camera looks (the floor beyond the table's edge cannot win), and
    everything on or under it is dropped;
 3. what stands on it is cut into connected clusters on a 1 cm voxel grid;
 4. the object is the cluster where the orbit's viewing rays meet (the point nearest to every
@@ -133,7 +134,14 @@ def geometry_masks(
         sparse = sparse[np.isfinite(sparse).all(1)]
         if len(sparse) < 100:
             raise VideoError(f"{len(sparse)} depth points in all frames")
-        region = Region(*support_plane(sparse, up, cfg), orbit_focus(video.cam_to_world), cfg)
+        focus = orbit_focus(video.cam_to_world)
+        offset = sparse - focus
+        nearby = np.linalg.norm(offset - (offset @ up)[:, None] * up, axis=1) < cfg.reach
+        if nearby.sum() < 100:
+            raise VideoError(
+                f"{int(nearby.sum())} depth points within {cfg.reach} m of where the camera looks"
+            )
+        region = Region(*support_plane(sparse[nearby], up, cfg), focus, cfg)
         standing = sparse[region.contains(sparse)]
         if len(standing) < 20:
             raise VideoError("nothing stands on the support plane near where the camera looks")

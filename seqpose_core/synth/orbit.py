@@ -133,15 +133,21 @@ class Recording:
         return self.wrist_to_base @ WRIST_TO_OPTICAL
 
 
+def footprint_radius(model: ObjectModel) -> float:
+    return 0.5 * float(np.hypot(model.size[0], model.size[2]))
+
+
 def cluttered_table(model: ObjectModel, rng: np.random.Generator) -> tuple[Scene, PlacedObject]:
-    """The object at a random place and yaw, and another object or a distractor 15-30 cm away."""
+    """The object at a random place and yaw, and another object or a distractor beside it: their
+    footprints' circles 3-15 cm apart, so that the other is partly in view and never touches it."""
     xz = rng.uniform(-0.25, 0.25, 2)
     target = PlacedObject(
         model, 1, rotation_about_y(rng.uniform(0, 2 * np.pi)), np.r_[xz[0], model.size[1] / 2, xz[1]]
     )
     other = make_object(int(rng.integers(1, 7)), rng) if rng.random() < 0.6 else distractor(rng)
     angle = rng.uniform(0, 2 * np.pi)
-    oxz = xz + rng.uniform(0.15, 0.3) * np.array([np.cos(angle), np.sin(angle)])
+    gap = footprint_radius(model) + footprint_radius(other) + rng.uniform(0.03, 0.15)
+    oxz = xz + gap * np.array([np.cos(angle), np.sin(angle)])
     clutter = PlacedObject(
         other, 2, rotation_about_y(rng.uniform(0, 2 * np.pi)), np.r_[oxz[0], other.size[1] / 2, oxz[1]]
     )
