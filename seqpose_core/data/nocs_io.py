@@ -113,15 +113,22 @@ def write_meta(path: Path, entries: list[MetaEntry]) -> None:
     path.write_text("".join(f"{e.instance_id} {e.class_id} {e.model.replace('/', ' ')}\n" for e in entries))
 
 
-def read_camera_pose(path: Path) -> np.ndarray | None:
-    """The synthetic scenes' ``_camera_pose.txt`` (not part of NOCS): the 4 x 4 camera -> world
-    transform of the frame's optical frame (p_world = T @ p_camera); None when the file is absent."""
+def _read_matrix(path: Path, n: int) -> np.ndarray | None:
+    """An n x n text matrix (shape not yet checked), or None when the file is absent."""
     if not path.is_file():
         return None
     try:
-        pose = np.loadtxt(path, dtype=np.float64)
+        return np.loadtxt(path, dtype=np.float64)
     except ValueError as exc:
-        raise NocsFormatError(f"{path}: not a 4 x 4 matrix of numbers ({exc})") from exc
+        raise NocsFormatError(f"{path}: not a {n} x {n} matrix of numbers ({exc})") from exc
+
+
+def read_camera_pose(path: Path) -> np.ndarray | None:
+    """The synthetic scenes' ``_camera_pose.txt`` (not part of NOCS): the 4 x 4 camera -> world
+    transform of the frame's optical frame (p_world = T @ p_camera); None when the file is absent."""
+    pose = _read_matrix(path, 4)
+    if pose is None:
+        return None
     if pose.shape != (4, 4) or not np.all(np.isfinite(pose)) or not np.allclose(pose[3], [0, 0, 0, 1]):
         raise NocsFormatError(f"{path}: expected a finite 4 x 4 rigid transform, got shape {pose.shape}")
     return pose
@@ -137,12 +144,9 @@ INTRINSICS_FILE = "intrinsics.txt"
 def read_intrinsics(path: Path) -> np.ndarray | None:
     """A scene's own camera (not part of NOCS; self-labelled recordings write it): the 3 x 3 K
     of its images at their stored resolution; None when the file is absent."""
-    if not path.is_file():
+    k = _read_matrix(path, 3)
+    if k is None:
         return None
-    try:
-        k = np.loadtxt(path, dtype=np.float64)
-    except ValueError as exc:
-        raise NocsFormatError(f"{path}: not a 3 x 3 matrix of numbers ({exc})") from exc
     ok = k.shape == (3, 3) and np.all(np.isfinite(k)) and np.allclose(k[2], [0, 0, 1]) and k[0, 0] > 0
     if not ok or k[1, 1] <= 0:
         raise NocsFormatError(f"{path}: expected a pinhole K (3 x 3, fx, fy > 0, last row 0 0 1)")
