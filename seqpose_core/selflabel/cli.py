@@ -68,7 +68,7 @@ def mask_mode(video: ObjectVideo, asked: str, depth: np.ndarray | None) -> str:
 
 
 def object_masks(
-    video: ObjectVideo, mode: str, depth: np.ndarray | None, maps: NetworkMaps | None
+    video: ObjectVideo, mode: str, depth: np.ndarray | None, net_masks: np.ndarray | None
 ) -> np.ndarray:
     """(F, H, W) bool masks of the video's object by the mode; errors name the video."""
     if mode == "video":
@@ -79,7 +79,7 @@ def object_masks(
         if depth is None or video.world_up is None:
             raise VideoError(f"{video.path}: --masks geometry needs depth and the fixed frame's up")
         return geometry_masks(video, depth, video.world_up)
-    return np.stack([maps.depth_and_mask(rgb)[1] for rgb in video.rgb])
+    return net_masks
 
 
 def build_clouds(
@@ -104,8 +104,10 @@ def build_clouds(
     )
     out, clouds = [], []
     for v, mode in zip(videos, modes, strict=True):
-        d = v.depth if depth == "video" else np.stack([maps.depth_and_mask(rgb)[0] for rgb in v.rgb])
-        v = replace(v, mask=object_masks(v, mode, d, maps))
+        # the network runs once per frame for both its depth and its masks
+        net = [maps.depth_and_mask(rgb) for rgb in v.rgb] if depth == "network" or mode == "network" else []
+        d = v.depth if depth == "video" else np.stack([p[0] for p in net])
+        v = replace(v, mask=object_masks(v, mode, d, np.stack([p[1] for p in net]) if net else None))
         out.append(v)
         clouds.append(build_cloud(v, feature_fn, d, v.mask))
     return out, clouds, modes
