@@ -41,7 +41,7 @@ from seqpose_core.selflabel.evaluate import accuracy, label_errors, rotation_err
 from seqpose_core.selflabel.labels import object_in_world, write_video_labels
 from seqpose_core.selflabel.network import ImagenetFeatures, NetworkMaps
 from seqpose_core.selflabel.reconstruct import Cloud, build_cloud
-from seqpose_core.selflabel.segment import geometry_masks
+from seqpose_core.selflabel.segment import Plane, geometry_masks
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError, read_category, read_truth_file
 
 MASK_MODES = ("auto", "video", "geometry", "network")
@@ -69,17 +69,18 @@ def mask_mode(video: ObjectVideo, asked: str, depth: np.ndarray | None) -> str:
 
 def object_masks(
     video: ObjectVideo, mode: str, depth: np.ndarray | None, net_masks: np.ndarray | None
-) -> np.ndarray:
-    """(F, H, W) bool masks of the video's object by the mode; errors name the video."""
+) -> tuple[np.ndarray, Plane | None]:
+    """(F, H, W) bool masks of the video's object by the mode, and the plane it stands on when
+    the mode finds one; errors name the video."""
     if mode == "video":
         if video.mask is None:
             raise VideoError(f"{video.path}: no mask/ folder (--masks video); use geometry or network")
-        return video.mask
+        return video.mask, None
     if mode == "geometry":
         if depth is None or video.world_up is None:
             raise VideoError(f"{video.path}: --masks geometry needs depth and the fixed frame's up")
         return geometry_masks(video, depth, video.world_up)
-    return net_masks
+    return net_masks, None
 
 
 def build_clouds(
@@ -107,9 +108,10 @@ def build_clouds(
         # the network runs once per frame for both its depth and its masks
         net = [maps.depth_and_mask(rgb) for rgb in v.rgb] if depth == "network" or mode == "network" else []
         d = v.depth if depth == "video" else np.stack([p[0] for p in net])
-        v = replace(v, mask=object_masks(v, mode, d, np.stack([p[1] for p in net]) if net else None))
+        masks, plane = object_masks(v, mode, d, np.stack([p[1] for p in net]) if net else None)
+        v = replace(v, mask=masks)
         out.append(v)
-        clouds.append(build_cloud(v, feature_fn, d, v.mask))
+        clouds.append(build_cloud(v, feature_fn, d, v.mask, plane))
     return out, clouds, modes
 
 

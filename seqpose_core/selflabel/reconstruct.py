@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seqpose_core.selflabel.segment import Plane
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError
 
 # rgb (H, W, 3) uint8, k (3, 3) -> feature map (C, h, w) over the whole image, or depth/mask too
@@ -24,7 +25,8 @@ FeatureFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Cloud:
     """points (N, 3) world metres, thinned; features (N, C) unit rows or None (geometry only);
     surface (M, 3): every fused point before thinning, which the labels' boxes are measured on
-    (voxel means pull the extremes in by up to half a voxel a side)."""
+    (voxel means pull the extremes in by up to half a voxel a side), with their footprint on the
+    support plane where it is known (the object stands on it)."""
 
     name: str
     points: np.ndarray
@@ -106,12 +108,16 @@ def build_cloud(
     features: FeatureFn | None,
     depth: np.ndarray | None = None,
     mask: np.ndarray | None = None,
+    support: Plane | None = None,
 ) -> Cloud:
-    """The video's cloud; depth and mask default to the video's own (else pass the network's)."""
+    """The video's cloud; depth and mask default to the video's own (else pass the network's or
+    the geometry's); support: the plane the object stands on, when known."""
     depth = video.depth if depth is None else depth
     mask = video.mask if mask is None else mask
     if depth is None or mask is None:
         raise VideoError(f"{video.path}: needs depth and a mask (from the video or the network)")
     points, surface = fuse_depth(video, depth, mask)
+    if support is not None:
+        surface = np.concatenate([surface, support.footprint(surface)])
     feats = None if features is None else point_features(video, points, depth, features)
     return Cloud(video.name, points, feats, surface)

@@ -12,6 +12,9 @@ direction is known, and nothing that says which pixels are the object. Here:
    frame's optical axis, in the least-squares sense): the arm circles what it looks at;
 5. each frame's mask is the pixels whose point falls in that cluster's voxels, which follows
    the object through the video because the points are in the fixed frame.
+
+The plane comes back with the masks: the object stands on it, so its box reaches down to it
+(the depth never sees the object's underside, and its lowest millimetres are cut with the table).
 """
 
 from __future__ import annotations
@@ -56,9 +59,25 @@ def orbit_focus(cam_to_world: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(proj.sum(0), np.einsum("fij,fj->i", proj, cam_to_world[:, :3, 3]), rcond=None)[0]
 
 
-def support_plane(points: np.ndarray, up: np.ndarray, cfg: SegmentConfig) -> tuple[np.ndarray, float]:
-    """RANSAC plane (normal n, offset c: n . p = c) with the most inliers among planes whose
-    normal is within cfg.plane_tilt_deg of up; n points up."""
+@dataclass(frozen=True)
+class Plane:
+    """The support plane n . p = c in the fixed frame; n (3,) unit, pointing up."""
+
+    n: np.ndarray
+    c: float
+
+    def height(self, points: np.ndarray) -> np.ndarray:
+        """points (..., 3) -> (...) metres above the plane."""
+        return points @ self.n - self.c
+
+    def footprint(self, points: np.ndarray) -> np.ndarray:
+        """points (..., 3) -> the same points dropped onto the plane along n."""
+        return points - self.height(points)[..., None] * self.n
+
+
+def support_plane(points: np.ndarray, up: np.ndarray, cfg: SegmentConfig) -> Plane:
+    """RANSAC plane with the most inliers among planes whose normal is within
+    cfg.plane_tilt_deg of up."""
     rng = np.random.default_rng(cfg.seed)
     best, best_count = None, -1
     cos_tilt = np.cos(np.radians(cfg.plane_tilt_deg))
@@ -73,26 +92,30 @@ def support_plane(points: np.ndarray, up: np.ndarray, cfg: SegmentConfig) -> tup
             continue
         count = int((np.abs(points @ n - n @ a) < cfg.plane_tolerance).sum())
         if count > best_count:
-            best, best_count = (n, float(n @ a)), count
+            best, best_count = Plane(n, float(n @ a)), count
     if best is None:
         raise VideoError("no support plane facing up in the depth: is the object on a table?")
     return best
 
 
-class Region:
-    """Where an object can stand: above the plane (n . p = c) by min_height to max_height, within
-    reach of the focus across n."""
+def across(points: np.ndarray, focus: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """points (..., 3) -> (...) horizontal distance (across up) from focus."""
+    offset = points - focus
+    return np.linalg.norm(offset - (offset @ up)[..., None] * up, axis=-1)
 
-    def __init__(self, n: np.ndarray, c: float, focus: np.ndarray, cfg: SegmentConfig):
-        self.n, self.c, self.focus, self.cfg = n, c, focus, cfg
+
+class Region:
+    """Where an object can stand: above the plane by min_height to max_height, within reach of
+    the focus across the plane's normal."""
+
+    def __init__(self, plane: Plane, focus: np.ndarray, cfg: SegmentConfig):
+        self.plane, self.focus, self.cfg = plane, focus, cfg
 
     def contains(self, points: np.ndarray) -> np.ndarray:
         """points (..., 3), NaN allowed -> (...) bool."""
         with np.errstate(invalid="ignore"):
-            height = points @ self.n - self.c
-            offset = points - self.focus
-            across = offset - (offset @ self.n)[..., None] * self.n
-            near = np.linalg.norm(across, axis=-1) < self.cfg.reach
+            height = self.plane.height(points)
+            near = across(points, self.focus, self.plane.n) < self.cfg.reach
             return (height > self.cfg.min_height) & (height < self.cfg.max_height) & near
 
 
@@ -126,22 +149,22 @@ def _codes(keys: np.ndarray, lo: np.ndarray, shape: np.ndarray) -> np.ndarray:
 
 def geometry_masks(
     video: ObjectVideo, depth: np.ndarray, up: np.ndarray, cfg: SegmentConfig = SegmentConfig()
-) -> np.ndarray:
+) -> tuple[np.ndarray, Plane]:
     """depth (F, H, W) metres, up (3,) unit in the fixed frame -> masks (F, H, W) bool of the
-    object the orbit looks at. Raises VideoError naming the video when there is none."""
+    object the orbit looks at, and the plane it stands on. Raises VideoError naming the video
+    when there is none."""
     try:
         sparse = world_points(video, depth, cfg.stride).reshape(-1, 3)
         sparse = sparse[np.isfinite(sparse).all(1)]
         if len(sparse) < 100:
             raise VideoError(f"{len(sparse)} depth points in all frames")
         focus = orbit_focus(video.cam_to_world)
-        offset = sparse - focus
-        nearby = np.linalg.norm(offset - (offset @ up)[:, None] * up, axis=1) < cfg.reach
+        nearby = across(sparse, focus, up) < cfg.reach
         if nearby.sum() < 100:
             raise VideoError(
                 f"{int(nearby.sum())} depth points within {cfg.reach} m of where the camera looks"
             )
-        region = Region(*support_plane(sparse[nearby], up, cfg), focus, cfg)
+        region = Region(support_plane(sparse[nearby], up, cfg), focus, cfg)
         standing = sparse[region.contains(sparse)]
         if len(standing) < 20:
             raise VideoError("nothing stands on the support plane near where the camera looks")
@@ -152,4 +175,5 @@ def geometry_masks(
     lo, shape = kept.min(0), kept.max(0) - kept.min(0) + 1
     keys = np.floor(np.nan_to_num(dense, nan=1e6) / cfg.voxel).astype(np.int64)
     codes = _codes(keys, lo, shape)
-    return region.contains(dense) & np.isin(codes, _codes(kept, lo, shape)) & (codes >= 0)
+    masks = region.contains(dense) & np.isin(codes, _codes(kept, lo, shape)) & (codes >= 0)
+    return masks, region.plane
