@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from seqpose_core.selflabel.align import AlignConfig, Similarity, align_category
-from seqpose_core.selflabel.cli import build_clouds, shared_up, symmetric, truths
+from seqpose_core.selflabel.cli import build_clouds, category_rule, shared_up, truths
 from seqpose_core.selflabel.evaluate import (
     accuracy,
     first_camera_rotations,
@@ -62,7 +62,8 @@ class Category:
         self.videos = read_category(folder, need_depth=depth == "video")
         self.truth = truths(self.videos, truth_dir)
         self.rotations = np.stack([t[0] for t in self.truth])
-        self.sym, self.up = symmetric(self.videos[0].category), shared_up(self.videos)
+        self.sym = category_rule(self.videos[0].category, False).symmetric
+        self.up = shared_up(self.videos)
 
     def clouds(self, features: str) -> tuple[list, float]:
         start = time.perf_counter()

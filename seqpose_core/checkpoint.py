@@ -2,6 +2,8 @@
 
 ``name.safetensors`` + ``name.yaml``. Loading checks the config against an expected one
 (when given) and names every field that differs, and names missing or unexpected weights.
+The weights file's own metadata names the model's classes too (``classes``: "bottle,...,mug"),
+so a config that lost its way to other weights is caught.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def save_model(model: SeqPose, path: str | Path, meta: dict | None = None) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp_w, tmp_c = path.with_suffix(".safetensors.tmp"), path.with_suffix(".yaml.tmp")
-    save_file(state, str(tmp_w), metadata={k: str(v) for k, v in (meta or {}).items()})
+    tags = {k: str(v) for k, v in (meta or {}).items()} | {"classes": _classes_tag(model.cfg)}
+    save_file(state, str(tmp_w), metadata=tags)
     tmp_c.write_text(yaml.safe_dump({"model": model.cfg.to_dict(), "meta": meta or {}}, sort_keys=False))
     tmp_w.replace(path)
     tmp_c.replace(config_path(path))
@@ -72,13 +75,18 @@ def config_differences(found: ModelConfig, expected: ModelConfig) -> list[str]:
     return [f"{k}: checkpoint {a[k]!r} vs expected {b[k]!r}" for k in a if k not in ignore and a[k] != b[k]]
 
 
-def check_weights_file(path: Path) -> None:
-    """The weights file exists and its safetensors header reads; else the error names it."""
+def _classes_tag(cfg: ModelConfig) -> str:
+    return ",".join(cfg.classes.names[1:])
+
+
+def check_weights_file(path: Path) -> dict[str, str]:
+    """The weights file exists and its safetensors header reads (else the error names it);
+    returns its metadata."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        with safe_open(str(path), framework="pt"):
-            pass
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"{path}: corrupt or unreadable safetensors file ({exc})") from exc
 
@@ -87,8 +95,10 @@ def load_model(path: str | Path, expected: ModelConfig | None = None) -> SeqPose
     """Build the network from the config beside ``path`` and load its weights exactly. The
     weights file is checked first, so a missing or corrupt one is named before its config."""
     path = Path(path).with_suffix(".safetensors")
-    check_weights_file(path)
+    tags = check_weights_file(path)
     cfg = read_config(path)
+    if "classes" in tags and tags["classes"] != _classes_tag(cfg):
+        raise CheckpointError(f"{path}: weights of classes {tags['classes']}, config of {_classes_tag(cfg)}")
     if expected is not None:
         diff = config_differences(cfg, expected)
         if diff:

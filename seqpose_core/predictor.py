@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 import torch
 
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate, StepResult
 from seqpose_core.inputs import InputError, check_camera_motion, check_inputs
@@ -80,6 +79,7 @@ class Predictor:
     def _network(self, model: SeqPose, onnx_cache: str) -> Callable[..., tuple]:
         """The per-frame function: StreamFrame (eager or compiled) or its ONNX Runtime twin."""
         self.cfg = model.cfg
+        self.class_names = model.cfg.classes.names  # (C + 1,): "BG", then the model's classes
         if self.backend != "torch":
             self.model = None
             return onnx_model(model, onnx_cache)
@@ -200,7 +200,7 @@ class Predictor:
         class_id = int(row[1]) + 1
         return PoseEstimate(
             class_id=class_id,
-            class_name=CLASS_NAMES[class_id],
+            class_name=self.class_names[class_id],
             score=float(row[0]),
             rotation=row[10:19].reshape(3, 3).copy(),
             translation=row[4:7].copy(),

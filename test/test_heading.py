@@ -76,7 +76,7 @@ def test_heading_loss_skips_symmetric_objects_and_is_lowest_at_the_true_heading(
     t["class_ids"][:] = 3  # cameras: they have a heading
     b_idx, gt_idx = torch.tensor([0, 0, 1]), torch.tensor([0, 2, 1])
     angle = heading_angle(t["rotations"][b_idx, gt_idx], t["translations"][b_idx, gt_idx])
-    crit = SetCriterion(6)
+    crit = SetCriterion()
     right = crit.heading_error(heading_targets(angle, 24).clamp_min(1e-9).log(), t, b_idx, gt_idx).sum()
     wrong = crit.heading_error(heading_targets(angle + 1.0, 24).clamp_min(1e-9).log(), t, b_idx, gt_idx).sum()
     assert right < wrong
@@ -92,7 +92,7 @@ def test_model_with_heading_bins_trains_the_classifier_and_infers_with_it():
     out = m(image, k, with_aux=False)
     layer = out["layers"][-1]
     assert layer["heading_logits"].shape == (*layer["logits"].shape[:2], 24)
-    crit = SetCriterion(6)
+    crit = SetCriterion()
     targets = fake_targets()
     targets["class_ids"][:] = 3
     losses = crit(out, targets)

@@ -69,7 +69,7 @@ def test_gradients_reach_every_trainable_part_and_not_the_frozen_encoder():
     m = model(freeze_encoder=True)
     image, k = inputs()
     memory = m.new_memory()
-    crit = SetCriterion(6)
+    crit = SetCriterion()
     out = m(image, k, memory, torch.zeros(2))
     m.remember(memory, out, torch.zeros(2))
     out = m(image, k, memory, torch.full((2,), 0.1))  # memory in use: the pose-aware norm runs
@@ -98,7 +98,7 @@ def test_matcher_batched_equals_one_by_one_and_handles_empty_images():
             {k_: v[b : b + 1] for k_, v in pred.items()}, {k_: v[b : b + 1] for k_, v in t.items()}
         )
         assert torch.equal(single[0][0], batched[b][0]) and torch.equal(single[0][1], batched[b][1])
-    losses = SetCriterion(6)(m(image, k), t)
+    losses = SetCriterion()(m(image, k), t)
     assert torch.isfinite(losses["total"])
 
 

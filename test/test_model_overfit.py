@@ -20,7 +20,7 @@ def test_tiny_model_overfits_four_frames(synth_root):
     batch = collate_frames([data[i] for i in range(4)])
     torch.manual_seed(0)
     model = SeqPose(tiny_config(input_size=(112, 154)))
-    criterion = SetCriterion(6)
+    criterion = SetCriterion()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses = []
     for _ in range(STEPS):

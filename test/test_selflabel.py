@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from seqpose_core.categories import class_id
 from seqpose_core.geometry import rotation_about_y
 from seqpose_core.selflabel.align import AlignConfig, Similarity, Target, align_pair, cyclic_score, normalise
 from seqpose_core.selflabel.evaluate import rotation_errors
@@ -107,7 +108,7 @@ def test_written_labels_read_back_through_the_nocs_readers_with_the_known_poses(
     # the canonical frame of the truth: world -> object, so the labels must give the true poses
     canonical = Similarity(1.0, truth.T, -truth.T @ to_world[:3, 3])
     cloud = build_cloud(video, None)
-    write_video_labels(tmp_path, 1, video, object_in_world(cloud, canonical))
+    write_video_labels(tmp_path, 1, video, object_in_world(cloud, canonical), class_id(video.category))
     frames = NocsFrames(tmp_path, "real_train")
     assert len(frames) == len(video.cam_to_world)
     for i in (0, 3):

@@ -22,7 +22,7 @@ def layer0_anchor_gradient(detach_first_ref: bool) -> float:
     m = build(detach_first_ref=detach_first_ref)
     image, k = inputs()
     out = m(image, k, with_aux=False)
-    crit = SetCriterion(6)
+    crit = SetCriterion()
     matches = crit.matcher(out["layers"][0], fake_targets())
     terms = crit.set_losses(out["layers"][0], fake_targets(), matches, 6.0)
     terms["translation"].backward()
@@ -108,11 +108,11 @@ def test_switches_change_the_loss_terms_and_vanish_at_inference():
     m = build(dn_groups=2, train_groups=3)
     image, k = inputs()
     targets = fake_targets()
-    losses = SetCriterion(6)(m(image, k, targets=targets), targets)
+    losses = SetCriterion()(m(image, k, targets=targets), targets)
     assert {"group_class", "dn_class", "dn_translation", "class_0"} <= set(losses)
     dn = m(image, k, targets=targets)["dn"]
     assert dn["queries"].valid.shape == (2, 2 * 3) and len(dn["layers"]) == m.cfg.num_layers
-    plain = SetCriterion(6)(build()(image, k, targets=targets), targets)
+    plain = SetCriterion()(build()(image, k, targets=targets), targets)
     assert not any(key.startswith(("group_", "dn_")) for key in plain)
     m.eval()
     with torch.no_grad():
@@ -126,7 +126,7 @@ def test_denoising_loss_rewards_reconstructing_the_truth():
     image, k = inputs()
     targets = fake_targets()
     out = m(image, k, targets=targets)
-    crit = SetCriterion(6)
+    crit = SetCriterion()
     dn = out["dn"]
     layer = {key: v.detach().clone() for key, v in dn["layers"][-1].items()}
     before = crit.denoising_losses(layer, targets, dn["queries"], 6.0)["translation"]
@@ -167,7 +167,7 @@ def test_the_batched_criterion_gives_each_sets_own_losses():
     targets["valid"][1, 2] = False  # image 1 has two objects and a padded slot
     targets["class_ids"][1, 2] = 0
     out = m(image, k, targets=targets)
-    crit = SetCriterion(6)
+    crit = SetCriterion()
     got = crit(out, targets)
     num = targets["valid"].sum().float()
     layers, groups = out["layers"], [layer for group in out["groups"] for layer in group]

@@ -36,7 +36,7 @@ def step(model, amp_cpu):
     model.zero_grad(set_to_none=True)
     torch.manual_seed(3)  # the denoising noise
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp_cpu):
-        losses = train_step(model, SetCriterion(6), clip(), torch.device("cpu"), amp=True)
+        losses = train_step(model, SetCriterion(), clip(), torch.device("cpu"), amp=True)
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return losses, grads
 
@@ -92,7 +92,7 @@ def test_a_training_step_reads_nothing_on_the_host():
     model = dense_model()
     model.train()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        train_step(model, SetCriterion(6), clip(frames=3), torch.device("cpu"), amp=False)
+        train_step(model, SetCriterion(), clip(frames=3), torch.device("cpu"), amp=False)
     names = [e.name for e in prof.events()]
     assert "aten::embedding_bag" in names or "aten::_embedding_bag" in names  # the step was seen
     assert names.count("aten::_local_scalar_dense") == 0
@@ -105,11 +105,11 @@ def test_dense_every_supervises_the_dense_heads_on_the_last_frame_of_a_clip_with
     model.aux.normal.register_forward_hook(lambda *_: calls.append(1))
     batches = clip(frames=2)
     torch.manual_seed(3)
-    every = train_step(model, SetCriterion(6), batches, torch.device("cpu"), amp=False, dense_every=2)
+    every = train_step(model, SetCriterion(), batches, torch.device("cpu"), amp=False, dense_every=2)
     assert len(calls) == 1  # the first frame computed no normal map
     with torch.no_grad():  # the dense heads see the image alone: the last frame's terms, directly
         feats = model.features(batches[1]["image"])
-        last = SetCriterion(6).dense_losses(model.aux(feats["z"][0], feats["g0"]), batches[1])
+        last = SetCriterion().dense_losses(model.aux(feats["z"][0], feats["g0"]), batches[1])
     for name in ("depth", "normal", "seg"):
         # averaged over the 2 frames of the clip, weighted 2 on the one frame that has them
         torch.testing.assert_close(every[name], last[name], rtol=1e-5, atol=1e-6)
@@ -123,7 +123,7 @@ def test_features_every_trains_the_encoder_on_the_last_frame_alone_and_the_rest_
     def grads(every):
         model.zero_grad(set_to_none=True)
         torch.manual_seed(3)
-        train_step(model, SetCriterion(6), batches, torch.device("cpu"), amp=False, features_every=every)
+        train_step(model, SetCriterion(), batches, torch.device("cpu"), amp=False, features_every=every)
         return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     every_frame, last_only = grads(1), grads(3)
@@ -132,7 +132,7 @@ def test_features_every_trains_the_encoder_on_the_last_frame_alone_and_the_rest_
     memory = model.new_memory()
     for t, frame in enumerate(batches):
         out = model(frame["image"], frame["k"], memory, frame["stamp"], targets=frame)
-        loss = SetCriterion(6)(out, frame)["total"] / len(batches)
+        loss = SetCriterion()(out, frame)["total"] / len(batches)
         if t == len(batches) - 1:
             loss.backward()
         model.remember(memory, out, frame["stamp"])

@@ -109,4 +109,4 @@ def validate(
         results = predict_subset(predictor, subset, every_nth=every_nth)
     finally:
         net.train(was_training)
-    return evaluate(results, iou_mode=iou_mode)
+    return evaluate(results, iou_mode=iou_mode, categories=net.cfg.classes)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqpose_core.categories import CLASS_NAMES, SYMMETRIC_CLASS_IDS, class_id
+from seqpose_core.categories import CLASS_NAMES, class_id, is_symmetric
 from seqpose_core.checkpoint import load_model, read_meta
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.evaluation.nocs import evaluate
@@ -56,7 +56,7 @@ def read_alignment(path: Path, videos: list[ObjectVideo]) -> list[Similarity]:
 def in_nocs_frame(found: list[Similarity], videos: list[ObjectVideo]) -> list[Similarity]:
     """The transforms turned by the one global rotation from the canonical to the true frame."""
     truth = np.stack([read_truth_instance(v.path)[0] for v in videos])
-    sym = class_id(videos[0].category) in SYMMETRIC_CLASS_IDS
+    sym = is_symmetric(class_id(videos[0].category))
     g = global_rotation(np.stack([t.rot for t in found]), truth, sym)
     return [Similarity(t.scale, g.T @ t.rot, g.T @ t.t) for t in found]
 
@@ -67,8 +67,9 @@ def write_labels(videos_dir: Path, alignment: Path, self_root: Path, truth_root:
     transforms = in_nocs_frame(read_alignment(alignment, videos), videos)
     frames = 0
     for i, (video, transform) in enumerate(zip(videos, transforms, strict=True)):
-        write_video_labels(self_root, i + 1, video, object_in_world(build_cloud(video, None), transform))
-        frames += write_video_labels(truth_root, i + 1, video, read_truth_instance(video.path))
+        cls = class_id(video.category)
+        write_video_labels(self_root, i + 1, video, object_in_world(build_cloud(video, None), transform), cls)
+        frames += write_video_labels(truth_root, i + 1, video, read_truth_instance(video.path), cls)
     return frames
 
 
@@ -76,7 +77,7 @@ def write_test_labels(videos_dir: Path, root: Path) -> int:
     """Held-out videos' true labels as root/Real/test (the evaluate command's --test)."""
     videos = read_category(videos_dir)
     return sum(
-        write_video_labels(root, i + 1, v, read_truth_instance(v.path), split="test")
+        write_video_labels(root, i + 1, v, read_truth_instance(v.path), class_id(v.category), split="test")
         for i, v in enumerate(videos)
     )
 

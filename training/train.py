@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from seqpose_core.checkpoint import load_model, save_model
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.model.classes import add_class
 from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.criterion import SetCriterion
 from seqpose_core.model.matcher import HungarianMatcher
@@ -80,18 +81,33 @@ def build_optimizer(  # noqa: ANN201
 
 def build_criterion(cfg: TrainConfig) -> SetCriterion:
     lc = cfg.loss
+    classes = cfg.model.classes
     matcher = HungarianMatcher(
-        lc.match_class, lc.match_translation, lc.match_rotation, lc.match_size, normalized=lc.normalized
+        lc.match_class,
+        lc.match_translation,
+        lc.match_rotation,
+        lc.match_size,
+        normalized=lc.normalized,
+        categories=classes,
     )
-    return SetCriterion(cfg.model.num_classes, weights=lc.weights, matcher=matcher, normalized=lc.normalized)
+    return SetCriterion(classes, weights=lc.weights, matcher=matcher, normalized=lc.normalized)
 
 
 def init_from(model: SeqPose, path: Path) -> None:
     """Load a trained model's weights into ``model``: every tensor of the source must exist in
     the model and fit; the model's tensors the source lacks (a head the source did not have)
     keep their initial values and are listed. Input size and inference settings may differ
-    (the ViT's position embeddings are resized per image)."""
-    source = load_model(path).state_dict()
+    (the ViT's position embeddings are resized per image). A run whose class list extends the
+    source's (the same classes first, then new ones) gets the new classes added to the source
+    (``add_class``): a new category learnt from a trained model."""
+    source_model = load_model(path)
+    old, new = source_model.cfg.classes, model.cfg.classes
+    if new.items[: len(old)] != old.items:
+        raise ValueError(f"run.init_from {path}: its classes {old} do not begin this run's {new}")
+    for category in new.items[len(old) :]:
+        source_model = add_class(source_model, category)
+        print(f"run.init_from {path}: class {category.name!r} added as id {len(source_model.cfg.classes)}")
+    source = source_model.state_dict()
     try:
         missing, unexpected = model.load_state_dict(source, strict=False)
     except RuntimeError as exc:

@@ -3,7 +3,8 @@
 For every image and class, predictions are sorted by score and matched greedily to
 ground truth by 3D IoU at each IoU threshold. Pose APs use only the predictions and
 ground truths matched at IoU 0.1, matched again by rotation and translation error.
-AP is the all-point interpolated area; mAP the mean over the six classes.
+AP is the all-point interpolated area; mAP the mean over the classes (the model's list;
+the six NOCS classes by default).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from seqpose_core.categories import CLASS_NAMES, NUM_CLASSES, symmetric_about_y
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.evaluation.ap import average_precision
 from seqpose_core.evaluation.iou import exact_iou, legacy_iou
 from seqpose_core.evaluation.matching import match_iou, match_pose
@@ -55,9 +56,11 @@ class Thresholds:
 
 @dataclass
 class NocsMetrics:
-    """APs in [0, 1]. Row k < 6 is class k + 1; row 6 is the mean over classes with ground truth.
+    """APs in [0, 1] for C classes. Row k < C is class k + 1; row C is the mean over classes
+    with ground truth.
 
-    iou_aps: (7, T); pose_aps: (7, D, S); num_gt: (6,) ground-truth objects per class.
+    iou_aps: (C + 1, T); pose_aps: (C + 1, D, S); num_gt: (C,) ground-truth objects per class;
+    names: (C,) the class names.
     """
 
     iou_mode: str
@@ -66,9 +69,10 @@ class NocsMetrics:
     pose_aps: np.ndarray
     num_gt: np.ndarray
     num_images: int
+    names: tuple[str, ...] = NOCS.names[1:]
 
     def ap(self, kind: str, values: tuple[float, ...]) -> np.ndarray:
-        """APs (7,) at one threshold: ``("iou", (0.5,))`` or ``("pose", (deg, cm))``."""
+        """APs (C + 1,) at one threshold: ``("iou", (0.5,))`` or ``("pose", (deg, cm))``."""
         t = self.thresholds
         if kind == "iou":
             return self.iou_aps[:, _index(t.iou, values[0])]
@@ -76,7 +80,7 @@ class NocsMetrics:
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Metric name -> {class name or 'mean': AP in [0, 1] (nan for a class without GT)}."""
-        names = [*CLASS_NAMES[1:], "mean"]
+        names = [*self.names, "mean"]
         return {
             name: dict(zip(names, map(float, self.ap(kind, values)), strict=True))
             for name, kind, values in SUMMARY_METRICS
@@ -128,16 +132,16 @@ class _Cell:
     iou: np.ndarray | None = None  # (P, G) float32
 
 
-def _cells(results: list[ImageResult]) -> list[_Cell]:
+def _cells(results: list[ImageResult], categories: Categories) -> list[_Cell]:
     cells = []
     for r in results:
         if len(r.gt_class_ids) == 0 and len(r.pred_class_ids) == 0:
             continue
-        for cls in range(1, NUM_CLASSES + 1):
+        for cls in range(1, len(categories) + 1):
             pred = np.flatnonzero(r.pred_class_ids == cls)
             pred = pred[np.argsort(r.pred_scores[pred])[::-1]]
             gt = np.flatnonzero(r.gt_class_ids == cls)
-            sym = symmetric_about_y(np.full(len(gt), cls), r.gt_handle_visibility[gt] != 0)
+            sym = categories.symmetric_about_y(np.full(len(gt), cls), r.gt_handle_visibility[gt] != 0)
             cells.append(_Cell(cls, r, pred, gt, sym))
     return cells
 
@@ -193,6 +197,7 @@ def evaluate(
     thresholds: Thresholds | None = None,
     progress: bool = False,
     pose_ap_when_unmatched: str | None = None,
+    categories: Categories = NOCS,
 ) -> NocsMetrics:
     """Run the NOCS protocol on per-image results.
 
@@ -201,6 +206,7 @@ def evaluate(
     ``pose_ap_when_unmatched``: the pose APs of a class whose ground truth no prediction matched
     at IoU 0.1: 'nan' (the reference code's: the class leaves the pose mean) or 'zero' (it
     counts as a miss). Default: 'nan' in legacy mode, 'zero' in exact mode.
+    ``categories``: the class list the ids refer to (a model's; NOCS's by default).
     """
     if iou_mode not in IOU_MODES:
         raise ValueError(f"iou_mode must be one of {IOU_MODES}, got {iou_mode!r}")
@@ -208,18 +214,19 @@ def evaluate(
     if unmatched not in UNMATCHED_RULES:
         raise ValueError(f"pose_ap_when_unmatched must be one of {UNMATCHED_RULES}, got {unmatched!r}")
     t = thresholds or Thresholds()
-    cells = _cells(results)
+    cells = _cells(results, categories)
+    n = len(categories)
     _fill_ious(cells, iou_mode)
-    records = {cls: _ClassRecord() for cls in range(1, NUM_CLASSES + 1)}
+    records = {cls: _ClassRecord() for cls in range(1, n + 1)}
     for cell in tqdm(cells, desc=f"NOCS matching ({iou_mode})", disable=not progress, unit="cell"):
         _accumulate(cell, records[cell.cls], t, legacy=iou_mode == "legacy")
-    iou_aps = np.zeros((NUM_CLASSES + 1, len(t.iou)))
-    pose_aps = np.zeros((NUM_CLASSES + 1, len(t.deg), len(t.cm)))
+    iou_aps = np.zeros((n + 1, len(t.iou)))
+    pose_aps = np.zeros((n + 1, len(t.deg), len(t.cm)))
     for cls, rec in records.items():
         iou_aps[cls - 1], pose_aps[cls - 1] = _class_aps(rec, t, unmatched)
     with warnings.catch_warnings():  # no class with ground truth: the mean is nan, quietly
         warnings.simplefilter("ignore", RuntimeWarning)
         iou_aps[-1] = np.nanmean(iou_aps[:-1], axis=0)
         pose_aps[-1] = np.nanmean(pose_aps[:-1], axis=0)
-    num_gt = np.array([records[c].num_gt for c in range(1, NUM_CLASSES + 1)])
-    return NocsMetrics(iou_mode, t, iou_aps, pose_aps, num_gt, len(results))
+    num_gt = np.array([records[c].num_gt for c in range(1, n + 1)])
+    return NocsMetrics(iou_mode, t, iou_aps, pose_aps, num_gt, len(results), categories.names[1:])

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.evaluation.nocs import SUMMARY_METRICS, NocsMetrics
 
-ROW_NAMES = (*CLASS_NAMES[1:], "mean")
 CURVE_MAX_CM = 20.0
 CURVE_MAX_DEG = 60.0
 
@@ -26,12 +24,12 @@ def metrics_to_dict(m: NocsMetrics) -> dict:
     return {
         "iou_mode": m.iou_mode,
         "num_images": m.num_images,
-        "num_gt": dict(zip(CLASS_NAMES[1:], m.num_gt.tolist(), strict=True)),
+        "num_gt": dict(zip(m.names, m.num_gt.tolist(), strict=True)),
         "summary": {
             k: {c: (None if math.isnan(v) else v) for c, v in row.items()} for k, row in m.summary().items()
         },
         "thresholds": {"iou": t.iou.tolist(), "deg": t.deg.tolist(), "cm": t.cm.tolist()},
-        "rows": list(ROW_NAMES),
+        "rows": [*m.names, "mean"],
         "iou_aps": _nan_to_none(m.iou_aps),
         "pose_aps": [_nan_to_none(a) for a in m.pose_aps],
     }
@@ -49,7 +47,7 @@ def markdown_table(m: NocsMetrics, title: str = "NOCS evaluation") -> str:
         "| class | GT | " + " | ".join(names) + " |",
         "|---|---:|" + "---:|" * len(names),
     ]
-    for k, row in enumerate(ROW_NAMES):
+    for k, row in enumerate([*m.names, "mean"]):
         gt = str(m.num_gt[k]) if k < len(m.num_gt) else str(int(m.num_gt.sum()))
         cells = [_pct(summary[n][row]) for n in names]
         lines.append(f"| {row} | {gt} | " + " | ".join(cells) + " |")
@@ -77,7 +75,7 @@ def plot_curves(m: NocsMetrics, path: str | Path, title: str = "") -> None:
     )
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, (label, x, aps) in zip(axes, panels, strict=True):
-        for k, name in enumerate(ROW_NAMES):
+        for k, name in enumerate([*m.names, "mean"]):
             style = {"color": "black", "linewidth": 2.5} if name == "mean" else {"linewidth": 1.5}
             ax.plot(x, 100 * aps[k], label=name, **style)
         ax.set_xlabel(label)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from seqpose_core.categories import NOCS, Categories
+
 # DINOv2 sizes and DepthAnythingV2's DPT decoder widths per encoder (docs/architecture.md, "The model").
 # "tiny" is ours: a small random-weight encoder for tests and CPU training.
 ENCODERS: dict[str, dict] = {
@@ -53,7 +55,8 @@ class ModelConfig:
 
     input_size: (H, W), multiples of the 14-pixel patch. depth_range: metres covered by
     the query anchors. memory_frames (N) and memory_topk (K): the temporal queue holds the
-    top-K queries of each of the last N frames.
+    top-K queries of each of the last N frames. categories: the class list (``Categories.to_list``
+    data; the six NOCS classes by default), stored with every checkpoint's config.
     """
 
     encoder: str = "vits"
@@ -68,7 +71,7 @@ class ModelConfig:
     memory_frames: int = 3
     memory_topk: int = 64
     depth_range: tuple[float, float] = (0.2, 2.5)
-    num_classes: int = 6
+    categories: list = field(default_factory=NOCS.to_list)
     pos_encoding: str = "sine"  # query position encoding: "sine" (Fourier + MLP) or "mlp" (raw)
     detach_first_ref: bool = False  # True: the first recipe, anchors got no gradient from layer 0
     dense_queries: int = 0  # anchors of this many queries come from the seg + depth heads (0: off)
@@ -88,6 +91,7 @@ class ModelConfig:
     extra: dict = field(default_factory=dict)  # free-form notes saved with checkpoints
 
     def __post_init__(self) -> None:
+        self.categories = self.classes.to_list()  # validated: names, rules
         if self.encoder not in ENCODERS:
             raise ValueError(f"encoder must be one of {sorted(ENCODERS)}, got {self.encoder!r}")
         self.input_size = tuple(self.input_size)
@@ -119,6 +123,16 @@ class ModelConfig:
         return self.encoder.startswith("lite")
 
     @property
+    def classes(self) -> Categories:
+        """The class list as a ``Categories``."""
+        return Categories.from_list(self.categories)
+
+    @property
+    def num_classes(self) -> int:
+        """Object classes, background excluded."""
+        return len(self.categories)
+
+    @property
     def encoder_spec(self) -> dict:
         return ENCODERS[self.encoder]
 
@@ -129,6 +143,11 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        d = dict(d)
+        if "num_classes" in d:  # configs before the class list was data: NOCS's six
+            count = d.pop("num_classes")
+            if count != len(d.get("categories", NOCS.items)):
+                raise ValueError(f"num_classes {count} does not match the categories list")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

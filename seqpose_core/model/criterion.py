@@ -17,7 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from seqpose_core.categories import symmetric_about_y
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.model.denoising import DenoisingQueries
 from seqpose_core.model.heading import heading_angle, heading_targets
 from seqpose_core.model.matcher import (
@@ -58,16 +58,22 @@ class SetCriterion(nn.Module):
 
     def __init__(
         self,
-        num_classes: int,
+        categories: Categories = NOCS,
         weights: dict[str, float] | None = None,
         matcher: HungarianMatcher | None = None,
         normalized: bool = True,
     ):
         super().__init__()
-        self.num_classes = num_classes
+        self.categories = categories  # the model's class list: its symmetry rule
         self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
-        self.matcher = matcher or HungarianMatcher(normalized=normalized)
+        self.matcher = matcher or HungarianMatcher(normalized=normalized, categories=categories)
         self.normalized = normalized
+
+    def _symmetric(self, t: dict, b_idx: torch.Tensor, gt_idx: torch.Tensor) -> torch.Tensor:
+        """(M,) bool: the matched objects symmetric about y, by the model's class list."""
+        return self.categories.symmetric_about_y(
+            t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx]
+        )
 
     def forward(
         self, out: dict, target: dict[str, torch.Tensor], dense_scale: float = 1.0
@@ -183,7 +189,7 @@ class SetCriterion(nn.Module):
         t_pos, t_size = position_and_size(
             t["translations"][b_idx, gt_idx], t["sizes"][b_idx, gt_idx], self.normalized
         )
-        sym = symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
+        sym = self._symmetric(t, b_idx, gt_idx)
         rot = rotation_distance(p["rotation"][b_idx, q_idx].float(), t["rotations"][b_idx, gt_idx], sym)
         per_pair = {
             "translation": (p_pos - t_pos).abs().sum(-1),
@@ -218,7 +224,7 @@ class SetCriterion(nn.Module):
     ) -> torch.Tensor:
         """Cross-entropy (M,) of heading logits (M, bins) of matched queries against the soft
         target; 0 for objects symmetric about y, which have no heading."""
-        has = ~symmetric_about_y(t["class_ids"][b_idx, gt_idx], t["handle_visible"][b_idx, gt_idx])
+        has = ~self._symmetric(t, b_idx, gt_idx)
         angle = heading_angle(t["rotations"][b_idx, gt_idx], t["translations"][b_idx, gt_idx])
         target = heading_targets(angle, logits.shape[-1])
         return -(target * logits.log_softmax(-1)).sum(-1) * has

@@ -15,7 +15,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from seqpose_core.categories import symmetric_about_y
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.model.position import position_code
 
 OBJECT_KEYS = ("class_ids", "translations", "rotations", "sizes", "handle_visible")
@@ -57,9 +57,11 @@ class HungarianMatcher(nn.Module):
         alpha: float = 0.25,
         gamma: float = 2.0,
         normalized: bool = True,
+        categories: Categories = NOCS,
     ):
         super().__init__()
         self.w = (w_class, w_translation, w_rotation, w_size)
+        self.categories = categories  # whose symmetry rule the rotation cost follows
         self.alpha, self.gamma = alpha, gamma
         self.normalized = normalized
 
@@ -96,7 +98,7 @@ class HungarianMatcher(nn.Module):
         prob = p["logits"].sigmoid().gather(2, cls)
         neg = (1 - self.alpha) * prob**self.gamma * -(1 - prob + 1e-8).log()
         pos = self.alpha * (1 - prob) ** self.gamma * -(prob + 1e-8).log()
-        sym = symmetric_about_y(t["class_ids"], t["handle_visible"])  # (B, N)
+        sym = self.categories.symmetric_about_y(t["class_ids"], t["handle_visible"])  # (B, N)
         rot = rotation_distance(p["rotation"][:, :, None], t["rotations"][:, None].float(), sym[:, None])
         wc, wt, wr, ws = self.w
         p_pos, p_size = position_and_size(p["translation"], p["size"], self.normalized)

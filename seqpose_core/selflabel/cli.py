@@ -35,10 +35,10 @@ import numpy as np
 import torch
 
 from seqpose_core.assets import load_or_random
-from seqpose_core.categories import SYMMETRIC_CLASS_IDS, class_id
+from seqpose_core.categories import NOCS, Category
 from seqpose_core.selflabel.align import AlignConfig, CategoryAlignment, align_category
 from seqpose_core.selflabel.evaluate import accuracy, label_errors, rotation_errors
-from seqpose_core.selflabel.labels import object_in_world, write_video_labels
+from seqpose_core.selflabel.labels import label_classes, object_in_world, write_video_labels
 from seqpose_core.selflabel.network import ImagenetFeatures, NetworkMaps
 from seqpose_core.selflabel.reconstruct import Cloud, build_cloud
 from seqpose_core.selflabel.segment import Plane, geometry_masks
@@ -123,8 +123,13 @@ def shared_up(videos: list[ObjectVideo]) -> tuple[float, float, float] | None:
     return tuple(float(x) for x in ups[0])
 
 
-def symmetric(category: str) -> bool:
-    return class_id(category) in SYMMETRIC_CLASS_IDS
+def category_rule(name: str, symmetric: bool) -> Category:
+    """A NOCS class with its own rule, or a new category (symmetric about up or not)."""
+    if name not in NOCS.names[1:]:
+        return Category(name, symmetric=symmetric)
+    if symmetric:
+        raise VideoError(f"--symmetric is for new categories; {name!r} keeps the NOCS rule")
+    return NOCS.items[NOCS.id(name) - 1]
 
 
 def truths(videos: list[ObjectVideo], truth_dir: Path | None) -> list[tuple[np.ndarray, ...]]:
@@ -137,12 +142,15 @@ def truths(videos: list[ObjectVideo], truth_dir: Path | None) -> list[tuple[np.n
 
 
 def evaluate_alignment(
-    videos: list[ObjectVideo], clouds: list[Cloud], result: CategoryAlignment, truth_dir: Path | None
+    videos: list[ObjectVideo],
+    clouds: list[Cloud],
+    result: CategoryAlignment,
+    truth_dir: Path | None,
+    sym: bool,
 ) -> dict[str, float]:
     """Acc@30 and Acc@10 (%) of the alignment, and the labels' median errors against the truth."""
     truth = truths(videos, truth_dir)
     found = np.stack([t.rot for t in result.transforms])
-    sym = symmetric(videos[0].category)
     errors = rotation_errors(found, np.stack([t[0] for t in truth]), sym)
     labels = [object_in_world(c, t) for c, t in zip(clouds, result.transforms, strict=True)]
     quality = label_errors(labels, truth, sym)
@@ -152,6 +160,23 @@ def evaluate_alignment(
         "median_deg": float(np.median(errors)),
         **{k: float(np.median(v)) for k, v in quality.items()},
     }
+
+
+def write_labels(
+    root: Path,
+    first_scene: int,
+    category: Category,
+    videos: list[ObjectVideo],
+    clouds: list[Cloud],
+    result: CategoryAlignment,
+) -> None:
+    """Every video's labels as scenes first_scene.. of root, with the folder's class list."""
+    cls = label_classes(root, category).id(category.name)
+    frames = sum(
+        write_video_labels(root, first_scene + i, v, object_in_world(c, t), cls)
+        for i, (v, c, t) in enumerate(zip(videos, clouds, result.transforms, strict=True))
+    )
+    print(f"wrote {frames} labelled {category.name} frames (class id {cls}) to {root}/Real/train")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -178,6 +203,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--truth", type=Path, help="folder of <video>.truth.json (generated bags' truth)")
     p.add_argument("--labels", type=Path, help="also write NOCS-layout training labels: LABELS/Real/train")
     p.add_argument("--first-scene", type=int, default=1, help="scene number of the first video's labels")
+    p.add_argument(
+        "--symmetric",
+        action="store_true",
+        help="a new category (not a NOCS class) that is symmetric about its up axis (a bottle-like body)",
+    )
     return p.parse_args(argv)
 
 
@@ -186,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         videos = read_category(args.videos, need_depth=args.depth == "video")
+        category = category_rule(videos[0].category, args.symmetric)
         videos, clouds, modes = build_clouds(
             videos, args.depth, args.masks, args.features, args.checkpoint, args.allow_random_network
         )
@@ -212,14 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print(f"aligned {len(videos)} {doc['category']} videos to {result.reference} in {seconds:.1f} s: {out}")
     if args.labels:
-        frames = sum(
-            write_video_labels(args.labels, args.first_scene + i, v, object_in_world(c, t))
-            for i, (v, c, t) in enumerate(zip(videos, clouds, result.transforms, strict=True))
-        )
-        print(f"wrote {frames} labelled frames to {args.labels}/Real/train")
+        write_labels(args.labels, args.first_scene, category, videos, clouds, result)
     if args.evaluate:
         try:
-            print(json.dumps(evaluate_alignment(videos, clouds, result, args.truth)))
+            print(json.dumps(evaluate_alignment(videos, clouds, result, args.truth, category.symmetric)))
         except VideoError as exc:
             print(f"seqpose-align: error: {exc}", file=sys.stderr)
             return 2

@@ -8,6 +8,10 @@ mask, meta, label.pkl with ``size``) with the recording's own camera (intrinsics
 ``NocsFrames`` / ``NocsClips`` read unchanged. Masks and boxes come from the video's object
 masks (its own, or those found from depth or by the network), never the whole image: frames
 where the object covers fewer than MIN_OBJECT_PIXELS pixels are left out.
+
+The label folder's ``classes.yaml`` is the class list its ids refer to: NOCS's six, then any new
+category labelled into it, in the order they came. A model trained on the folder lists the same
+classes first (``model.categories``).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import yaml
 
-from seqpose_core.categories import class_id
+from seqpose_core.categories import NOCS, Categories, Category
 from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
 from seqpose_core.data.nocs_io import (
     INTRINSICS_FILE,
@@ -34,6 +39,7 @@ from seqpose_core.selflabel.reconstruct import Cloud
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError
 
 INSTANCE = 1
+CLASSES_FILE = "classes.yaml"
 
 
 def object_in_world(
@@ -71,18 +77,19 @@ def write_video_labels(
     scene_id: int,
     video: ObjectVideo,
     instance: tuple[np.ndarray, np.ndarray, np.ndarray],
+    cls: int,
     split: str = "train",
 ) -> int:
     """One video as scene ``scene_id`` of root/Real/<split>; returns the frames written.
     instance: its object -> world rotation (3, 3), origin (3,) and metric size (3,), as
-    ``object_in_world`` gives them. The video must carry its object masks."""
+    ``object_in_world`` gives them; cls: its class id (``label_classes``). The video must carry
+    its object masks."""
     if video.mask is None:
         raise VideoError(f"{video.path}: no object masks: labels need them (seqpose-align finds them)")
     folder = Path(root) / "Real" / split / f"scene_{scene_id}"
     folder.mkdir(parents=True, exist_ok=True)
     write_intrinsics(folder / INTRINSICS_FILE, video.k)
     obj_rot, obj_t, size = instance
-    cls = class_id(video.category)
     written = 0
     for f, (pose, mask) in enumerate(zip(video.cam_to_world, video.mask, strict=True)):
         if mask.sum() < MIN_OBJECT_PIXELS:
@@ -99,3 +106,29 @@ def write_video_labels(
         write_camera_pose(Path(f"{prefix}camera_pose.txt"), pose)
         written += 1
     return written
+
+
+def read_label_classes(root: Path) -> Categories:
+    """A label folder's class list (its classes.yaml; NOCS's six where there is none)."""
+    path = Path(root) / CLASSES_FILE
+    if not path.is_file():
+        return NOCS
+    try:
+        return Categories.from_list(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, TypeError, ValueError) as exc:
+        raise VideoError(f"{path}: not a class list ({exc})") from exc
+
+
+def label_classes(root: Path, category: Category) -> Categories:
+    """The class list of the label folder ``root`` with ``category`` in it (added at the end when
+    new), written to its classes.yaml. A name already listed must keep its symmetry rule."""
+    classes = read_label_classes(root)
+    if category.name in classes.names:
+        known = classes.items[classes.id(category.name) - 1]
+        if known != category:
+            raise VideoError(f"{root}: {category.name!r} is listed as {known}, not {category}")
+        return classes
+    classes = classes.plus(category)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    (Path(root) / CLASSES_FILE).write_text(yaml.safe_dump(classes.to_list(), sort_keys=False))
+    return classes

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.estimates import PoseEstimate
 from seqpose_core.geometry import slerp_rotation
 
@@ -46,6 +45,7 @@ class Track:
     hits: int = 1
     misses: int = 0
     votes: dict[int, float] = field(default_factory=dict)  # class id -> summed score
+    names: dict[int, str] = field(default_factory=dict)  # class id -> the model's name for it
 
     @property
     def class_id(self) -> int:
@@ -117,12 +117,13 @@ class TrackManager:
         return t.hits >= self.cfg.confirm_hits or self.frames < self.cfg.confirm_hits
 
     def _new(self, e: PoseEstimate) -> Track:
-        track = Track(self.next_id, e, votes={e.class_id: e.score})
+        track = Track(self.next_id, e, votes={e.class_id: e.score}, names={e.class_id: e.class_name})
         self.next_id += 1
         return track
 
     def _hit(self, t: Track, e: PoseEstimate, dt: float) -> None:
         t.votes[e.class_id] = t.votes.get(e.class_id, 0.0) + e.score
+        t.names[e.class_id] = e.class_name
         t.hits, t.misses = t.hits + 1, 0
         if self.cfg.smooth and dt > 0:
             e = self._filter(t, e, dt)
@@ -137,4 +138,4 @@ class TrackManager:
 
     def _published(self, t: Track) -> PoseEstimate:
         cls = t.class_id
-        return t.estimate.with_(track_id=t.track_id, class_id=cls, class_name=CLASS_NAMES[cls])
+        return t.estimate.with_(track_id=t.track_id, class_id=cls, class_name=t.names[cls])

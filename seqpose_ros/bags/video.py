@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import Reader
 
-from seqpose_core.categories import class_id
+from seqpose_core.categories import Category
 from seqpose_core.selflabel.videos import write_video
 from seqpose_ros.bags.bag import IMAGE, BagError, read_camera_bag, stamp_ns, typestore
 from seqpose_ros.node import pixels
@@ -152,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("bag", type=Path, help="a bag with Image, CameraInfo and /tf")
     p.add_argument("--out", type=Path, required=True, help="the video folder to write")
-    p.add_argument("--category", required=True, help="the object's category (bottle, ..., mug)")
+    p.add_argument(
+        "--category",
+        required=True,
+        help="the object's category: a NOCS class (bottle, ..., mug) or a new name (lower-case, digits, _)",
+    )
     p.add_argument("--fixed-frame", required=True, help="a TF frame fixed in the world: base_link, odom")
     p.add_argument("--every", type=int, default=1, help="keep every n-th image")
     p.add_argument("--image-topic", help="the colour images (default: the Image topic without 'depth')")
@@ -170,13 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-up", action="store_true", help="the object may not stand upright: no up prior")
     args = p.parse_args(argv)
     try:
-        class_id(args.category)
+        Category(args.category)  # a name a model, a TF frame and a file can carry
         up = None if args.no_up else np.array(args.up)
         topics = (args.image_topic, args.depth_topic)
         n, depth = bag_to_video(
             args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up, topics
         )
-    except (BagError, OSError, ValueError) as exc:  # BagError is a ValueError; an unknown category too
+    except (BagError, OSError, ValueError) as exc:  # BagError is a ValueError; a bad category name too
         print(f"seqpose-video: error: {exc}", file=sys.stderr)
         return 2
     kind = "RGB-D" if depth else "RGB-only (no depth topic)"

@@ -6,7 +6,10 @@ No node, no graph: every function here is tested on plain messages. Errors raise
 
 from __future__ import annotations
 
+import colorsys
 import math
+import zlib
+from collections.abc import Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
@@ -23,7 +26,7 @@ from vision_msgs.msg import (
 )
 from visualization_msgs.msg import Marker, MarkerArray
 
-from seqpose_core.categories import class_id
+from seqpose_core.categories import NOCS
 from seqpose_core.estimates import UNTRACKED, PoseEstimate
 from seqpose_core.geometry import (
     BOX_EDGES,
@@ -201,8 +204,14 @@ def to_stamped_transform(t: TransformStamped) -> StampedTransform:
 
 
 def _colour(name: str, alpha: float = 1.0) -> ColorRGBA:
-    r, g, b = CLASS_COLOURS.get(name, (1.0, 1.0, 1.0))
+    r, g, b = CLASS_COLOURS.get(name) or _name_colour(name)
     return ColorRGBA(r=r, g=g, b=b, a=alpha)
+
+
+def _name_colour(name: str) -> tuple[float, float, float]:
+    """A class outside the NOCS six gets a bright colour of its own, the same in every run."""
+    hue = zlib.crc32(name.encode()) / 2**32
+    return colorsys.hsv_to_rgb(hue, 0.8, 0.95)
 
 
 def _point(p: np.ndarray) -> Point:
@@ -259,18 +268,19 @@ def to_markers(estimates: list[PoseEstimate], header: Header, lifetime: float = 
     return out
 
 
-def detection_to_estimate(d: Detection3D) -> PoseEstimate:
+def detection_to_estimate(d: Detection3D, names: Sequence[str] = NOCS.names) -> PoseEstimate:
     """One vision_msgs/Detection3D of ``to_detections`` -> the PoseEstimate it carries; the
-    track id is read back from the id ``object_name`` wrote (UNTRACKED for an index name)."""
+    track id is read back from the id ``object_name`` wrote (UNTRACKED for an index name).
+    names: the publishing model's class names, "BG" first (``Predictor.class_names``)."""
     p, s = d.bbox.center, d.bbox.size
     q = [p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w]
     if not all(math.isfinite(v) for v in q):
         raise ConversionError(f"detection {d.id!r} has a non-finite orientation")
     hyp = d.results[0].hypothesis if d.results else ObjectHypothesis()
-    try:
-        cls = class_id(hyp.class_id)
-    except ValueError as exc:
-        raise ConversionError(f"detection {d.id!r}: {exc}") from exc
+    if hyp.class_id not in names[1:]:
+        known = tuple(names[1:])
+        raise ConversionError(f"detection {d.id!r}: unknown class {hyp.class_id!r}; expected one of {known}")
+    cls = list(names).index(hyp.class_id)
     track = d.id.rsplit("_", 1)[-1]
     return PoseEstimate(
         cls,
@@ -283,6 +293,7 @@ def detection_to_estimate(d: Detection3D) -> PoseEstimate:
     )
 
 
-def detections_to_estimates(msg: Detection3DArray) -> list[PoseEstimate]:
-    """Detection3DArray -> its estimates (for recording and comparing outputs)."""
-    return [detection_to_estimate(d) for d in msg.detections]
+def detections_to_estimates(msg: Detection3DArray, names: Sequence[str] = NOCS.names) -> list[PoseEstimate]:
+    """Detection3DArray -> its estimates (for recording and comparing outputs); names as in
+    ``detection_to_estimate``."""
+    return [detection_to_estimate(d, names) for d in msg.detections]
