@@ -1,6 +1,8 @@
 """Classes as data: the class list in the config and checkpoint, a class added to a trained model,
 names read from the model by the predictor, tracker, evaluation and converters."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ import yaml
 
 from seqpose_core.categories import NOCS, Categories, Category
 from seqpose_core.checkpoint import CheckpointError, load_model, save_model
+from seqpose_core.data.nocs_io import read_classes, write_classes
 from seqpose_core.evaluation.nocs import evaluate
 from seqpose_core.evaluation.results import image_result_from_poses
 from seqpose_core.geometry import rotation_about_y
@@ -15,7 +18,7 @@ from seqpose_core.model.classes import add_class
 from seqpose_core.model.config import ModelConfig, tiny_config
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import Predictor
-from seqpose_core.selflabel.labels import label_classes, read_label_classes
+from seqpose_core.selflabel.labels import label_classes
 from seqpose_core.selflabel.videos import VideoError
 
 HW = (112, 154)
@@ -115,11 +118,23 @@ def test_evaluation_scores_the_model_classes():
 
 
 def test_a_label_folder_lists_its_classes(tmp_path):
-    assert read_label_classes(tmp_path) == NOCS
+    assert read_classes(tmp_path) == NOCS
     assert label_classes(tmp_path, NOCS.items[5]).id("mug") == 6  # a NOCS class: nothing to add
     assert not (tmp_path / "classes.yaml").exists()
     assert label_classes(tmp_path, DRILL).id("drill") == 7
     assert label_classes(tmp_path, Category("kettle")).id("kettle") == 8
-    assert read_label_classes(tmp_path) == NOCS.plus(DRILL).plus(Category("kettle"))
+    assert read_classes(tmp_path) == NOCS.plus(DRILL).plus(Category("kettle"))
     with pytest.raises(VideoError, match="drill"):
         label_classes(tmp_path, Category("drill", symmetric=True))
+
+
+def test_training_refuses_data_whose_class_ids_the_model_lacks(tmp_path):
+    from training.config import load_config
+    from training.data import check_classes
+
+    write_classes(tmp_path, NOCS.plus(DRILL))
+    cfg = load_config(Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic.yaml")
+    with pytest.raises(ValueError, match="drill"):
+        check_classes(str(tmp_path), cfg)
+    cfg.model.categories = NOCS.plus(DRILL).plus(Category("kettle")).to_list()
+    check_classes(str(tmp_path), cfg)  # the data's classes begin the model's

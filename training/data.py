@@ -12,6 +12,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Sampler
 from seqpose_core.data.collate import collate_clips, collate_frames
 from seqpose_core.data.frame import Frame
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
+from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
 from training.config import TrainConfig
 
@@ -60,10 +61,20 @@ class TrainSamples(torch.utils.data.Dataset):
         return [self._one(f, jitter) for f in item] if isinstance(item, list) else self._one(item, jitter)
 
 
+def check_classes(root: str, cfg: TrainConfig) -> None:
+    """A data root's class ids (its classes.yaml, else NOCS's) must mean the same classes in the
+    model: its list begins the model's. Raises ValueError naming both."""
+    classes, model = read_classes(root), cfg.model.classes
+    if model.items[: len(classes)] != classes.items:
+        raise ValueError(f"{root}: its classes {classes} do not begin model.categories {model}")
+
+
 def build_train_loader(
     cfg: TrainConfig, rank: int, world: int
 ) -> tuple[DataLoader, EpochSampler, TrainSamples]:
     d = cfg.data
+    for root in [d.root, *d.extra_roots]:
+        check_classes(root, cfg)
     parts = [
         NocsClips(root, d.train_subset, d.clip_length, d.clip_stride, d.clip_step)
         if cfg.multi_frame

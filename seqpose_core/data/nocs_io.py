@@ -5,7 +5,9 @@ channels as G * 256 + B); ``NNNN_mask.png`` instance ids, 255 = background;
 ``NNNN_coord.png`` the NOCS map (stored BGR, read as RGB / 255 with z = 1 - z);
 ``NNNN_meta.txt`` lines ``inst_id cls_id model`` (REAL) or ``inst_id cls_id synset
 model_id`` (CAMERA), cls_id 0 marking objects of no evaluated class; ``NNNN_label.pkl``
-the object-deformnet annotations; object models as Wavefront ``.obj``.
+the object-deformnet annotations; object models as Wavefront ``.obj``. Not NOCS's, and
+optional: a dataset root's ``classes.yaml`` lists the classes its ids refer to when they go
+beyond the six (``Categories.to_list`` data).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.safe_pickle import safe_load
 
 
@@ -155,6 +159,25 @@ def read_intrinsics(path: Path) -> np.ndarray | None:
 
 def write_intrinsics(path: Path, k: np.ndarray) -> None:
     np.savetxt(path, k, fmt="%.9f")
+
+
+CLASSES_FILE = "classes.yaml"
+
+
+def read_classes(root: Path) -> Categories:
+    """A dataset root's class list: its classes.yaml, else the six NOCS classes."""
+    path = Path(root) / CLASSES_FILE
+    if not path.is_file():
+        return NOCS
+    try:
+        return Categories.from_list(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, TypeError, ValueError) as exc:
+        raise NocsFormatError(f"{path}: not a class list ({exc})") from exc
+
+
+def write_classes(root: Path, classes: Categories) -> None:
+    Path(root).mkdir(parents=True, exist_ok=True)
+    (Path(root) / CLASSES_FILE).write_text(yaml.safe_dump(classes.to_list(), sort_keys=False))
 
 
 LABEL_KEYS = ("class_ids", "bboxes", "scales", "rotations", "translations", "instance_ids", "model_list")

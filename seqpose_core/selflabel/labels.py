@@ -19,14 +19,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from seqpose_core.categories import NOCS, Categories, Category
+from seqpose_core.categories import Categories, Category
 from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
 from seqpose_core.data.nocs_io import (
     INTRINSICS_FILE,
     MetaEntry,
+    NocsFormatError,
+    read_classes,
     write_camera_pose,
+    write_classes,
     write_color,
     write_depth,
     write_intrinsics,
@@ -39,7 +41,6 @@ from seqpose_core.selflabel.reconstruct import Cloud
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError
 
 INSTANCE = 1
-CLASSES_FILE = "classes.yaml"
 
 
 def object_in_world(
@@ -108,27 +109,18 @@ def write_video_labels(
     return written
 
 
-def read_label_classes(root: Path) -> Categories:
-    """A label folder's class list (its classes.yaml; NOCS's six where there is none)."""
-    path = Path(root) / CLASSES_FILE
-    if not path.is_file():
-        return NOCS
-    try:
-        return Categories.from_list(yaml.safe_load(path.read_text()))
-    except (yaml.YAMLError, TypeError, ValueError) as exc:
-        raise VideoError(f"{path}: not a class list ({exc})") from exc
-
-
 def label_classes(root: Path, category: Category) -> Categories:
     """The class list of the label folder ``root`` with ``category`` in it (added at the end when
     new), written to its classes.yaml. A name already listed must keep its symmetry rule."""
-    classes = read_label_classes(root)
+    try:
+        classes = read_classes(root)
+    except NocsFormatError as exc:
+        raise VideoError(str(exc)) from exc
     if category.name in classes.names:
         known = classes.items[classes.id(category.name) - 1]
         if known != category:
             raise VideoError(f"{root}: {category.name!r} is listed as {known}, not {category}")
         return classes
     classes = classes.plus(category)
-    Path(root).mkdir(parents=True, exist_ok=True)
-    (Path(root) / CLASSES_FILE).write_text(yaml.safe_dump(classes.to_list(), sort_keys=False))
+    write_classes(root, classes)
     return classes

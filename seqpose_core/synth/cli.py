@@ -10,9 +10,9 @@ from pathlib import Path
 
 import cv2
 
-from seqpose_core.categories import CLASS_NAMES, class_id
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.synth.orbit import generate_videos
+from seqpose_core.synth.shapes import GENERATOR_CLASSES
 from seqpose_core.synth.writer import SynthConfig, generate
 from seqpose_core.visualize import GT_COLOUR, draw_box, tile
 
@@ -28,7 +28,7 @@ def contact_sheet(root: str | Path, out: str | Path, per_scene: int = 3, columns
                 img = frame.rgb.copy()
                 o = frame.objects
                 for i in range(len(o)):
-                    name = CLASS_NAMES[o.class_ids[i]]
+                    name = GENERATOR_CLASSES.names[o.class_ids[i]]
                     draw_box(img, frame.k, o.rotations[i], o.translations[i], o.sizes[i], GT_COLOUR, name)
                 cv2.putText(
                     img,
@@ -78,14 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--categories",
         nargs="+",
-        default=list(CLASS_NAMES[1:]),
-        help="the categories to generate (default: all six); scenes leave the others out",
+        default=list(GENERATOR_CLASSES.names[1:7]),
+        help="the categories to generate (default: the six NOCS classes; kettle is a seventh family that"
+        " no default data uses); scenes leave the others out",
     )
     args = p.parse_args(argv)
     try:
-        ids = [class_id(c) for c in args.categories]
-        if 0 in ids:
-            raise ValueError(f"{CLASS_NAMES[0]!r} is not a category; expected one of {CLASS_NAMES[1:]}")
+        ids = [GENERATOR_CLASSES.id(c) for c in args.categories]
     except ValueError as exc:
         print(f"seqpose-synth: error: --categories: {exc}", file=sys.stderr)
         return 2

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import REAL_K, intrinsics_for
 from seqpose_core.geometry import rigid_transform, rotation_about_y
 from seqpose_core.selflabel.videos import write_video
 from seqpose_core.synth.render import SceneRenderer
 from seqpose_core.synth.scene import PlacedObject, Scene, distractor, look_at
-from seqpose_core.synth.shapes import ObjectModel, make_object
+from seqpose_core.synth.shapes import GENERATOR_CLASSES, ObjectModel, make_object
 
 
 def orbit_poses(rng: np.random.Generator, centre: np.ndarray, frames: int) -> np.ndarray:
@@ -53,7 +52,7 @@ def make_video(
     views = [renderer.render(k, p[:3, :3], p[:3, 3], size) for p in poses]
     write_video(
         out,
-        CLASS_NAMES[class_id],
+        GENERATOR_CLASSES.names[class_id],
         k,
         poses,
         [v.rgb for v in views],
@@ -73,7 +72,8 @@ def generate_videos(
     count = 0
     for class_id in class_ids:
         for i in range(per_class):
-            make_video(Path(root) / CLASS_NAMES[class_id] / f"video_{i:03d}", class_id, rng, frames, size)
+            out = Path(root) / GENERATOR_CLASSES.names[class_id] / f"video_{i:03d}"
+            make_video(out, class_id, rng, frames, size)
             count += 1
     return count
 
@@ -168,14 +168,14 @@ def make_recording(class_id: int, rng: np.random.Generator, frames: int, size: t
     views = [renderer.render(k, p[:3, :3], p[:3, 3], size) for p in poses]
     cam_to_base = np.stack([world_to_base(p) for p in poses])
     truth = {
-        "category": CLASS_NAMES[class_id],
+        "category": GENERATOR_CLASSES.names[class_id],
         "object_to_world": world_to_base(rigid_transform(target.rot, target.t)).tolist(),
         "size": model.size.tolist(),
         "fixed_frame": "base_link",
         "world_up": BASE_UP.tolist(),
     }
     return Recording(
-        CLASS_NAMES[class_id],
+        GENERATOR_CLASSES.names[class_id],
         camera,
         k,
         np.stack([v.rgb for v in views]),

@@ -1,9 +1,15 @@
-"""Meshes of the six NOCS categories with per-instance variation, in metres.
+"""Meshes of the six NOCS categories, and of one family no training data uses, with
+per-instance variation, in metres.
 
 Each object frame follows the NOCS canonical convention: y up, the object centred on its
 tight bounding box. The mug's handle points along +x, the camera's lens along +z, and
 the laptop's hinge runs along x with the screen at -z. Parts carry an id so that the
 renderer can colour them and tell whether a mug's handle is visible.
+
+The kettle (``GENERATOR_CLASSES`` id 7, after the NOCS six) stands in for a robot team's own
+category: a bulging body with a lid, a spout rising along +x and a handle on the -x side. No
+default scene draws it; it is there to be taught to a model (robot bags) and to test that model
+(tabletop scenes with ``--categories ... kettle``).
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from seqpose_core.categories import CLASS_NAMES
+from seqpose_core.categories import NOCS, Category
 
 PART_BODY, PART_DETAIL, PART_HANDLE = 0, 1, 2
+GENERATOR_CLASSES = NOCS.plus(Category("kettle"))  # what make_object draws, by these ids
 
 
 @dataclass
@@ -102,15 +109,44 @@ def _laptop(rng: np.random.Generator) -> list[tuple[trimesh.Trimesh, int]]:
     return [(base, PART_BODY), (screen, PART_BODY), (keys, PART_DETAIL)]
 
 
-_BUILDERS = {1: _bottle, 2: _bowl, 3: _camera, 4: _can, 5: _laptop, 6: _mug}
+def _kettle(rng: np.random.Generator) -> list[tuple[trimesh.Trimesh, int]]:
+    h, r = rng.uniform(0.13, 0.20), rng.uniform(0.065, 0.09)
+    neck = r * rng.uniform(0.5, 0.65)
+    body = _revolve([(0, 0), (r * 0.9, 0), (r, h * 0.35), (r * 0.92, h * 0.7), (neck, h), (0, h)])
+    knob = _revolve([(0, h), (neck * 0.3, h), (neck * 0.2, h + 0.02), (0, h + 0.02)])
+    spout_r, spout_l = rng.uniform(0.010, 0.016), rng.uniform(0.07, 0.10)
+    tilt = np.radians(rng.uniform(35, 55))  # the spout rises at this angle along +x
+    spout = trimesh.creation.cylinder(spout_r, spout_l, sections=16)  # along z
+    spout.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2 - tilt, [0, 0, -1]) @ _Z_TO_Y)
+    spout.apply_translation([r * 0.8 + np.cos(tilt) * spout_l / 2, h * 0.3 + np.sin(tilt) * spout_l / 2, 0])
+    major, minor = h * rng.uniform(0.3, 0.38), rng.uniform(0.008, 0.012)
+    ring = trimesh.creation.torus(major, minor, major_sections=32, minor_sections=12)
+    ring.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    ring.apply_translation([-r * 0.85, h * 0.55, 0])
+    ring.update_faces(ring.triangles_center[:, 0] < -r * 0.85)  # the outer half only
+    ring.remove_unreferenced_vertices()
+    return [(body, PART_BODY), (knob, PART_DETAIL), (spout, PART_BODY), (ring, PART_HANDLE)]
+
+
+_Z_TO_Y = trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0])  # a z-axis part -> along y
+_BUILDERS = {
+    "bottle": _bottle,
+    "bowl": _bowl,
+    "camera": _camera,
+    "can": _can,
+    "laptop": _laptop,
+    "mug": _mug,
+    "kettle": _kettle,
+}
 
 
 def make_object(class_id: int, rng: np.random.Generator, name: str | None = None) -> ObjectModel:
-    """Draw one instance of class ``class_id`` (1..6), centred on its tight bounding box."""
-    parts = _BUILDERS[class_id](rng)
+    """Draw one instance of class ``class_id`` (``GENERATOR_CLASSES``: 1..6 NOCS, 7 the kettle),
+    centred on its tight bounding box."""
+    parts = _BUILDERS[GENERATOR_CLASSES.names[class_id]](rng)
     mesh = trimesh.util.concatenate([m for m, _ in parts])
     face_parts = np.concatenate([np.full(len(m.faces), p) for m, p in parts])
     mesh.apply_translation(-mesh.bounds.mean(axis=0))
     base = rng.uniform(0.1, 0.9, 3)
     colors = np.stack([base, rng.uniform(0.05, 0.95, 3), np.clip(base * rng.uniform(0.6, 1.2), 0, 1)])
-    return ObjectModel(class_id, name or CLASS_NAMES[class_id], mesh, face_parts, colors)
+    return ObjectModel(class_id, name or GENERATOR_CLASSES.names[class_id], mesh, face_parts, colors)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from seqpose_core.categories import CLASS_NAMES
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.data.nocs_dataset import REAL_K, intrinsics_for
 from seqpose_core.data.nocs_io import (
     MetaEntry,
     write_camera_pose,
+    write_classes,
     write_color,
     write_coord,
     write_depth,
@@ -38,6 +39,7 @@ from seqpose_core.synth.scene import (
     orbit_trajectory,
     sample_scene,
 )
+from seqpose_core.synth.shapes import GENERATOR_CLASSES
 
 MIN_VISIBLE_PIXELS = 64  # at 640 x 480; scaled with the image area
 MIN_HANDLE_PIXELS = 10
@@ -191,9 +193,12 @@ def generate(root: str | Path, cfg: SynthConfig) -> dict[str, int]:
     for split, n in (("train", cfg.train_scenes), ("test", cfg.test_scenes)):
         for scene_id in range(1, n + 1):
             counts[split] += write_scene(root, split, scene_id, rng, cfg)
+    if max(cfg.class_ids) > len(NOCS):  # ids past the six: the list they refer to travels along
+        write_classes(root, Categories(GENERATOR_CLASSES.items[: max(cfg.class_ids)]))
+    classes = ", ".join(GENERATOR_CLASSES.names[c] for c in cfg.class_ids)
     (root / "SYNTHETIC.txt").write_text(
         f"seqpose synthetic NOCS-layout data, seed {cfg.seed}, {cfg.width}x{cfg.height}.\n"
         f"Real/train: {cfg.train_scenes} scenes; Real/test (held out): {cfg.test_scenes} scenes;"
-        f" {cfg.frames} frames each. Classes: {', '.join(CLASS_NAMES[c] for c in cfg.class_ids)}.\n"
+        f" {cfg.frames} frames each. Classes: {classes}.\n"
     )
     return counts

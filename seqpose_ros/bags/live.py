@@ -18,6 +18,9 @@ from rosbags.rosbag2 import Reader
 from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
+from seqpose_core.assets import default_checkpoint
+from seqpose_core.categories import NOCS
+from seqpose_core.checkpoint import read_config
 from seqpose_core.data.frame import Objects
 from seqpose_ros.bags.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
 from seqpose_ros.bags.player import play
@@ -101,6 +104,9 @@ class LiveReplay:
         self.bag, self.record = Path(bag), record
         self.recorder: Recorder | None = None
         self.checkpoint, self.multi_frame, self.score_threshold = checkpoint, multi_frame, score_threshold
+        # the node names classes by its model's list; so does this reader
+        model = checkpoint or default_checkpoint()
+        self.class_names = read_config(model).classes.names if model else NOCS.names
         self.sent: dict[int, float] = {}  # image stamp (ns) -> time it was published
         self.got: dict[int, tuple[float, Detection3DArray]] = {}
         self.status: list[FrameStatus] = []
@@ -208,7 +214,12 @@ class LiveReplay:
         _wait_until_accounted(self.sent, self.got, self.status, deadline=time.monotonic() + 30.0)
         self._wait_for_markers(deadline=time.monotonic() + 10.0)
         records = [
-            FrameRecord(ns * 1e-9, detections_to_estimates(msg), self.gts.get(ns), t - self.sent.get(ns, t))
+            FrameRecord(
+                ns * 1e-9,
+                detections_to_estimates(msg, self.class_names),
+                self.gts.get(ns),
+                t - self.sent.get(ns, t),
+            )
             for ns, (t, msg) in sorted(self.got.items())
         ]
         dropped = self.status[-1].frames_dropped if self.status else 0

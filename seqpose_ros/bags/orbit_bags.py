@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from seqpose_core.categories import class_id
 from seqpose_core.geometry import rigid_transform
 from seqpose_core.synth.orbit import WRIST_TO_OPTICAL, Recording, make_recording
+from seqpose_core.synth.shapes import GENERATOR_CLASSES
 from seqpose_ros.bags.bag import (
     BASE_TIME,
     FRAME_ID,
@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="seqpose-orbits", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--out", type=Path, required=True, help="folder of the bags (OUT/orbit_000, ...)")
-    p.add_argument("--category", required=True, help="the objects' category")
+    p.add_argument(
+        "--category", required=True, help="a NOCS class, or kettle: a family no training data uses"
+    )
     p.add_argument("--count", type=int, default=20, help="recordings, one new object each")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--width", type=int, default=160)
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--depth-encoding", choices=sorted(pixels.DEPTH_ENCODINGS), default="16UC1")
     args = p.parse_args(argv)
     try:
-        cls = class_id(args.category)
+        cls = GENERATOR_CLASSES.id(args.category)
     except ValueError as exc:
         print(f"seqpose-orbits: error: {exc}", file=sys.stderr)
         return 2
