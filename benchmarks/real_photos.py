@@ -17,7 +17,6 @@ import numpy as np
 from skimage import data
 
 from seqpose_core.assets import load_or_random
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.predictor import Predictor
 from seqpose_core.visualize import draw_estimates, tile
 
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} ({rgb.shape[1]}x{rgb.shape[0]}): {len(estimates)} estimates")
         for e in estimates:
             size = ", ".join(f"{100 * s:.0f}" for s in e.size)
-            print(f"  {CLASS_NAMES[e.class_id]} {e.score:.2f} at {e.translation[2]:.2f} m, size {size} cm")
+            print(f"  {e.class_name} {e.score:.2f} at {e.translation[2]:.2f} m, size {size} cm")
         sheets.append(cv2.resize(draw_estimates(rgb, plausible_k(rgb), estimates), (400, 300)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), tile(sheets, 2)[..., ::-1])

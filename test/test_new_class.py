@@ -95,7 +95,8 @@ def test_bags_of_a_new_category_to_a_seven_class_model_the_node_publishes(backgr
             [
                 *(sys.executable, "-m", "seqpose_ros.node.node", "--ros-args"),
                 *("--params-file", str(ROOT / "config" / "seqpose.yaml"), "-p", f"checkpoint:={forced}"),
-                *("-p", "qos:=reliable", "-r", "image:=/test/image", "-r", "camera_info:=/test/camera_info"),
+                *("-p", "qos:=reliable", "-p", "diagnostics_period:=0.5"),
+                *("-r", "image:=/test/image", "-r", "camera_info:=/test/camera_info"),
             ],
             cwd=str(ROOT),
         )
@@ -108,6 +109,9 @@ def test_bags_of_a_new_category_to_a_seven_class_model_the_node_publishes(backgr
         published = detections_to_estimates(rig.got["/detections"][-1], names)
         assert published and {e.class_name for e in published} == {"kettle"}
         assert all(t.child_frame_id.startswith("seqpose/kettle_") for t in rig.got["/tf"][-1].transforms)
+        rig.wait_for(lambda: rig.got["/diagnostics"], 10, "diagnostics")
+        values = {kv.key: kv.value for kv in rig.got["/diagnostics"][-1].status[0].values}
+        assert values["classes"] == ",".join(names[1:])  # what a subscriber can expect
         texts = [m.text for m in rig.got["/markers"][-1].markers if m.ns == "labels"]
         assert texts and all(t.startswith("kettle_") for t in texts)
     finally:

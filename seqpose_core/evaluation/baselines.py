@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.estimates import PoseEstimate, StepResult
 
 UPRIGHT = np.diag([1.0, -1.0, -1.0])  # object y (up) along the camera's -y (image up)
@@ -14,8 +14,8 @@ UPRIGHT = np.diag([1.0, -1.0, -1.0])  # object y (up) along the camera's -y (ima
 class MeanSizeBaseline:
     """Predicts one object of every class per image, at ``distance`` metres on the optical axis."""
 
-    def __init__(self, class_sizes: dict[int, np.ndarray], distance: float):
-        self.class_sizes, self.distance = class_sizes, distance
+    def __init__(self, class_sizes: dict[int, np.ndarray], distance: float, names: tuple[str, ...]):
+        self.class_sizes, self.distance, self.names = class_sizes, distance, names
 
     @classmethod
     def fit(cls, subset: NocsSubset) -> MeanSizeBaseline:
@@ -28,7 +28,9 @@ class MeanSizeBaseline:
                 sizes.setdefault(int(c), []).append(s)
             depths += o.translations[:, 2].tolist()
         return cls(
-            {c: np.mean(v, axis=0) for c, v in sizes.items()}, float(np.median(depths)) if depths else 1.0
+            {c: np.mean(v, axis=0) for c, v in sizes.items()},
+            float(np.median(depths)) if depths else 1.0,
+            read_classes(subset.root).names,
         )
 
     def reset(self) -> None:
@@ -38,7 +40,7 @@ class MeanSizeBaseline:
         t = np.array([0.0, 0.0, self.distance])
         return StepResult(
             [
-                PoseEstimate(c, CLASS_NAMES[c], 0.5, UPRIGHT.copy(), t.copy(), size.copy(), -1)
+                PoseEstimate(c, self.names[c], 0.5, UPRIGHT.copy(), t.copy(), size.copy(), -1)
                 for c, size in sorted(self.class_sizes.items())
             ]
         )

@@ -19,9 +19,9 @@ import numpy as np
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.frame import Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.geometry import matrix_to_quaternion, quaternion_to_matrix
 from seqpose_ros.node import pixels
 from seqpose_ros.node.converters import camera_info_fields, image_fields
@@ -105,7 +105,7 @@ def info_msg(ts: object, header: object, k: np.ndarray, hw: tuple[int, int]) -> 
     return ts.types[INFO](header=header, binning_x=0, binning_y=0, roi=roi, **fields)
 
 
-def _annotations(ts: object, header: object, o: Objects) -> object:
+def _annotations(ts: object, header: object, o: Objects, names: tuple[str, ...]) -> object:
     geo = ts.types
     objs = []
     for i in range(len(o)):
@@ -121,7 +121,7 @@ def _annotations(ts: object, header: object, o: Objects) -> object:
         objs.append(
             geo["seqpose/msg/ObjectAnnotation"](
                 class_id=int(o.class_ids[i]),
-                class_name=CLASS_NAMES[int(o.class_ids[i])],
+                class_name=names[int(o.class_ids[i])],
                 instance_id=int(o.instance_ids[i]),
                 pose=pose,
                 size=size,
@@ -152,6 +152,7 @@ def write_nocs_bag(root: str | Path, subset: str, scene: str, out: str | Path, m
         raise BagError(
             f"{root}/{data.spec.images}: no scene {scene!r} (have {[s[0].scene.name for s in data.scenes]})"
         )
+    names = read_classes(root).names  # NOCS's, or the root's classes.yaml (a seventh family)
     ts = typestore()
     plugin = StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3
     with Writer(Path(out), version=9, storage_plugin=plugin) as writer:
@@ -171,7 +172,7 @@ def write_nocs_bag(root: str | Path, subset: str, scene: str, out: str | Path, m
             for kind, msg in (
                 (INFO, info_msg(ts, header, frame.k, frame.size)),
                 (IMAGE, image_msg(ts, header, frame.rgb)),
-                (GT, _annotations(ts, header, frame.objects)),
+                (GT, _annotations(ts, header, frame.objects, names)),
             ):
                 writer.write(conns[kind], stamp, ts.serialize_cdr(msg, kind))
     return len(refs)

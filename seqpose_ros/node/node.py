@@ -80,6 +80,7 @@ class SeqPoseNode(LifecycleNode):
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.guard: StreamGuard | None = None
         self.random_weights = False
+        self.class_names = ""  # the model's, once configured (diagnostics)
         self._pending: tuple[Image, float] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -126,7 +127,8 @@ class SeqPoseNode(LifecycleNode):
                 "no checkpoint given and no embedded model: running a RANDOM-WEIGHT model"
             )
         else:
-            self.get_logger().info(f"loaded model {path}")
+            self.get_logger().info(f"loaded model {path}: classes {', '.join(model.cfg.classes.names[1:])}")
+        self.class_names = ",".join(model.cfg.classes.names[1:])
         return model
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -365,6 +367,7 @@ class SeqPoseNode(LifecycleNode):
             "errors_since_last": c.errors_since,
             "last_error": c.last_error,
             "random_weights": self.random_weights,
+            "classes": self.class_names,
             **{f"rejected: {kind}": n for kind, n in sorted(c.rejected_by.items())},
         }
         warn = self.random_weights or c.rejected_since > 0
