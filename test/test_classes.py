@@ -133,7 +133,7 @@ def test_training_refuses_data_whose_class_ids_the_model_lacks(tmp_path):
     from training.data import check_classes
 
     write_classes(tmp_path, NOCS.plus(DRILL))
-    cfg = load_config(Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic_tiny.yaml")
     with pytest.raises(ValueError, match="drill"):
         check_classes(str(tmp_path), cfg)
     cfg.model.categories = NOCS.plus(DRILL).plus(Category("kettle")).to_list()

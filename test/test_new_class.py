@@ -35,7 +35,7 @@ def test_the_kettle_is_a_seventh_family_past_the_nocs_ids():
 
 def recipe() -> dict:
     """The synthetic recipe, small: the source model and the run share its network."""
-    doc = yaml.safe_load((ROOT / "training" / "configs" / "synthetic.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "training" / "configs" / "synthetic_tiny.yaml").read_text())
     doc["model"].update(input_size=list(HW), memory_frames=1)
     return doc
 

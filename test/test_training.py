@@ -17,7 +17,7 @@ from training.config import load_config
 from training.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "training" / "configs" / "synthetic.yaml"
+CONFIG = ROOT / "training" / "configs" / "synthetic_tiny.yaml"
 
 
 def overrides(synth_root, out_dir, **extra):
@@ -61,7 +61,7 @@ def test_killed_run_resumes_to_the_same_parameters(synth_root, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    last = tmp_path / "killed" / "synthetic" / "last.pt"
+    last = tmp_path / "killed" / "synthetic_tiny" / "last.pt"
     deadline = time.monotonic() + 240
     while step_of(last) < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -72,14 +72,14 @@ def test_killed_run_resumes_to_the_same_parameters(synth_root, tmp_path):
     assert 2 <= killed_at < 6
     seconds_at_kill = torch.load(last, weights_only=True)["seconds"]
     assert main([*args, "--resume"]) == 0
-    a = load_file(tmp_path / "straight" / "synthetic" / "final.safetensors")
-    b = load_file(tmp_path / "killed" / "synthetic" / "final.safetensors")
+    a = load_file(tmp_path / "straight" / "synthetic_tiny" / "final.safetensors")
+    b = load_file(tmp_path / "killed" / "synthetic_tiny" / "final.safetensors")
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), f"{k} differs after resuming from step {killed_at}"
-    killed_seconds = read_meta(tmp_path / "killed" / "synthetic" / "final.safetensors")["train_seconds"]
+    killed_seconds = read_meta(tmp_path / "killed" / "synthetic_tiny" / "final.safetensors")["train_seconds"]
     assert killed_seconds > seconds_at_kill > 0  # summed over the killed process and the resumed one
-    rows = (tmp_path / "killed" / "synthetic" / "train.csv").read_text().splitlines()
+    rows = (tmp_path / "killed" / "synthetic_tiny" / "train.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
 
 
@@ -110,7 +110,7 @@ def test_two_process_torchrun_agrees_on_parameters(synth_root, tmp_path):
     out.stdout += "".join(p.read_text() for p in sorted(logs.rglob("stdout.log")))
     sums = dict(re.findall(r"rank (\d) parameter checksum (\S+ \S+)", out.stdout))
     assert set(sums) == {"0", "1"} and sums["0"] == sums["1"], out.stdout
-    assert (tmp_path / "synthetic" / "final.safetensors").is_file()
+    assert (tmp_path / "synthetic_tiny" / "final.safetensors").is_file()
 
 
 def test_every_shipped_config_loads_and_bad_keys_are_named(tmp_path):
@@ -157,9 +157,9 @@ def test_a_non_finite_step_is_skipped_without_touching_the_weights(synth_root, t
     assert poison.calls == 6
     assert same(poison.seen[2], poison.seen[3]), "the poisoned step 3 changed the weights"
     assert not same(poison.seen[1], poison.seen[2]), "ordinary steps must change the weights"
-    final = load_file(tmp_path / "synthetic" / "final.safetensors")
+    final = load_file(tmp_path / "synthetic_tiny" / "final.safetensors")
     assert all(torch.isfinite(v).all() for v in final.values())
-    meta = read_meta(tmp_path / "synthetic" / "final.safetensors")
+    meta = read_meta(tmp_path / "synthetic_tiny" / "final.safetensors")
     assert meta["step"] == 6 and 0 < meta["train_seconds"] < 600
 
 
@@ -171,7 +171,7 @@ def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(synth_root, tmp
     args = overrides(synth_root, tmp_path, **{"run.checkpoint_every": 1, "run.max_bad_steps": 2})
     with pytest.raises(RuntimeError, match=r"stopped at step 4: 2 steps in a row had non-finite gradients"):
         main(args)
-    state = torch.load(tmp_path / "synthetic" / "last.pt", weights_only=True)
+    state = torch.load(tmp_path / "synthetic_tiny" / "last.pt", weights_only=True)
     assert state["step"] == 3  # step 3 was skipped, so its checkpoint holds step 2's weights
     assert same(state["model"], poison.seen[2])
     with pytest.raises(FileExistsError, match="continue that run with --resume"):
@@ -199,7 +199,7 @@ def test_init_from_starts_from_trained_weights_at_another_input_size(synth_root,
     import training.train as train_module
 
     assert main(overrides(synth_root, tmp_path / "a", **{"run.max_steps": 2})) == 0
-    source = tmp_path / "a" / "synthetic" / "final.safetensors"
+    source = tmp_path / "a" / "synthetic_tiny" / "final.safetensors"
     recorder = Poison(train_module.train_step, start=1, stop=0)  # records, poisons nothing
     monkeypatch.setattr(train_module, "train_step", recorder)
     resized = {"run.max_steps": 1, "run.init_from": str(source), "model.input_size": "[126,168]"}
@@ -216,7 +216,7 @@ def test_init_from_leaves_a_new_head_untrained_but_refuses_tensors_the_model_lac
     import training.train as train_module
 
     assert main(overrides(synth_root, tmp_path / "a", **{"run.max_steps": 1})) == 0
-    source = tmp_path / "a" / "synthetic" / "final.safetensors"
+    source = tmp_path / "a" / "synthetic_tiny" / "final.safetensors"
     recorder = Poison(train_module.train_step, start=1, stop=0)
     monkeypatch.setattr(train_module, "train_step", recorder)
     headed = {"run.max_steps": 1, "run.init_from": str(source), "model.heading_bins": 24}
@@ -224,7 +224,7 @@ def test_init_from_leaves_a_new_head_untrained_but_refuses_tensors_the_model_lac
     start, trained = recorder.seen[0], load_file(source)
     assert same({k: v for k, v in start.items() if ".heading." not in k}, trained)
     assert "6 tensors start untrained" in capsys.readouterr().out
-    back = {"run.max_steps": 1, "run.init_from": str(tmp_path / "b" / "synthetic" / "final.safetensors")}
+    back = {"run.max_steps": 1, "run.init_from": str(tmp_path / "b" / "synthetic_tiny" / "final.safetensors")}
     with pytest.raises(ValueError, match=r"run\.init_from .*does not have: \['decoder\.heads\.0\.heading"):
         main(overrides(synth_root, tmp_path / "c", **back))
 
@@ -244,6 +244,6 @@ def test_a_test_split_as_validation_is_refused_unless_monitored_and_never_keeps_
 def test_two_runs_of_a_config_give_identical_weights(synth_root, tmp_path):
     for name in ("a", "b"):
         assert main(overrides(synth_root, tmp_path / name, **{"run.max_steps": 3})) == 0
-    a = load_file(tmp_path / "a" / "synthetic" / "final.safetensors")
-    b = load_file(tmp_path / "b" / "synthetic" / "final.safetensors")
+    a = load_file(tmp_path / "a" / "synthetic_tiny" / "final.safetensors")
+    b = load_file(tmp_path / "b" / "synthetic_tiny" / "final.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
