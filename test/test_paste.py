@@ -1,0 +1,87 @@
+"""Cut and paste with a camera turn: the pasted object looks as the renderer draws it at the
+label's new pose."""
+
+import numpy as np
+
+from seqpose_core.data.frame import Frame, Objects
+from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
+from seqpose_core.data.paste import paste_object, turn_between
+from seqpose_core.geometry import rotation_about_y
+from seqpose_core.synth.render import SceneRenderer
+from seqpose_core.synth.scene import PlacedObject, Scene
+from seqpose_core.synth.shapes import GENERATOR_CLASSES, make_object
+
+CAM_ROT = np.diag([-1.0, -1.0, 1.0])  # optical camera -> world (y up): looking along world +z
+CAM_POS = np.array([0.0, 1.0, -1.5])  # in the room, above the table's height: nothing behind it
+K_SOURCE = np.array([[150.0, 0, 64], [0, 150.0, 48], [0, 0, 1]])  # 128 x 96
+K_TARGET = np.array([[260.0, 0, 161], [0, 255.0, 119], [0, 0, 1]])  # 320 x 240
+
+
+def view(model, rot_cam, t_cam, k, hw, instance_id=3) -> Frame:
+    """The object at pose (rot_cam, t_cam) in the camera frame, rendered as a labelled Frame."""
+    placed = PlacedObject(model, instance_id, CAM_ROT @ rot_cam, CAM_ROT @ t_cam + CAM_POS)
+    frame = SceneRenderer(Scene([placed], np.full(3, 0.5), np.full(3, 0.6), 1)).render(
+        k, CAM_ROT, CAM_POS, hw
+    )
+    mine = frame.instance == instance_id
+    objects = Objects(
+        np.array([model.class_id]),
+        rot_cam[None],
+        t_cam[None],
+        model.size[None],
+        np.array([instance_id]),
+        np.array([True]),
+    )
+    normals = np.zeros((*hw, 3), np.float32)
+    normals[mine] = [0.0, 0.0, -1.0]
+    return Frame(
+        frame.rgb,
+        k,
+        frame.depth,
+        normals,
+        np.where(mine, model.class_id, 0).astype(np.uint8),
+        frame.instance,
+        objects,
+    )
+
+
+def test_the_turn_between_two_directions_is_a_rotation_that_maps_one_onto_the_other():
+    rng = np.random.default_rng(0)
+    for a, b in rng.normal(size=(20, 2, 3)):
+        r = turn_between(a, b)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) > 0
+        np.testing.assert_allclose(r @ (a / np.linalg.norm(a)), b / np.linalg.norm(b), atol=1e-12)
+
+
+def test_a_pasted_object_is_what_the_renderer_draws_at_its_new_label():
+    kettle = make_object(GENERATOR_CLASSES.id("kettle"), np.random.default_rng(2))
+    source = view(kettle, rotation_about_y(0.7), np.array([0.02, -0.01, 0.75]), K_SOURCE, (96, 128))
+    empty = view(kettle, np.eye(3), np.array([0.0, 0.0, -5.0]), K_TARGET, (240, 320), instance_id=9)
+    empty.objects = Objects()  # the same room, no object in view
+    pasted = paste_object(empty, source, 0, (250.0, 80.0))
+    o = pasted.objects
+    assert len(o) == 1 and o.class_ids[0] == 7
+    u, v, w = K_TARGET @ o.translations[0]
+    np.testing.assert_allclose([u / w, v / w], [250.0, 80.0], atol=1e-9)  # the centre lands there
+    np.testing.assert_allclose(np.linalg.norm(o.translations), np.linalg.norm(source.objects.translations))
+    truth = view(kettle, o.rotations[0], o.translations[0], K_TARGET, (240, 320))
+    drawn, expected = pasted.instance_mask == o.instance_ids[0], truth.instance_mask == 3
+    assert (drawn & expected).sum() / (drawn | expected).sum() > 0.93  # 0.86 with an unturned rotation
+    both = drawn & expected
+    assert np.median(np.abs(pasted.depth[both] - truth.depth[both])) < 0.004
+    assert (pasted.class_mask[drawn] == 7).all()
+
+
+def test_a_pasted_object_hides_what_it_covers_and_a_hidden_object_leaves_the_labels():
+    kettle = make_object(GENERATOR_CLASSES.id("kettle"), np.random.default_rng(2))
+    mug = make_object(6, np.random.default_rng(3))
+    source = view(kettle, np.eye(3), np.array([0.0, 0.0, 0.4]), K_SOURCE, (96, 128))
+    target = view(mug, np.eye(3), np.array([0.0, 0.0, 1.2]), K_TARGET, (240, 320))
+    assert (target.instance_mask == 3).sum() >= MIN_OBJECT_PIXELS
+    pasted = paste_object(target, source, 0, (161.0, 119.0))
+    assert list(pasted.objects.class_ids) == [7]  # the far mug is behind the near kettle
+    assert pasted.objects.instance_ids[0] != 3 and not (pasted.instance_mask == 3).any()
+    aside = paste_object(target, source, 0, (20.0, 20.0))
+    assert list(aside.objects.class_ids) == [6, 7]
+    assert paste_object(target, source, 0, (5000.0, 119.0)) is target  # out of view: nothing pasted
