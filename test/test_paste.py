@@ -1,7 +1,10 @@
 """Cut and paste with a camera turn: the pasted object looks as the renderer draws it at the
 label's new pose."""
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
@@ -85,3 +88,28 @@ def test_a_pasted_object_hides_what_it_covers_and_a_hidden_object_leaves_the_lab
     aside = paste_object(target, source, 0, (20.0, 20.0))
     assert list(aside.objects.class_ids) == [6, 7]
     assert paste_object(target, source, 0, (5000.0, 119.0)) is target  # out of view: nothing pasted
+
+
+def test_training_items_get_the_pasted_category_in_every_frame(synth_root, tmp_path):
+    from seqpose_core.categories import NOCS, Category
+    from seqpose_core.synth.writer import SynthConfig, generate
+    from training.config import load_config
+    from training.data import build_train_loader
+
+    kettles = tmp_path / "kettles"
+    generate(kettles, SynthConfig(1, 0, 3, 120, 160, seed=4, class_ids=(7,)))
+    config = Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic_tiny.yaml"
+    overrides = [f"data.root={synth_root}", "data.extra_roots=[]", f"data.paste_root={kettles}"]
+    overrides += ["data.paste_prob=1.0", "data.clip_length=2", "model.memory_frames=1", "data.workers=0"]
+    with pytest.raises(ValueError, match="kettle"):  # the pasted ids must be the model's
+        build_train_loader(load_config(config, overrides), 0, 1)
+    classes = NOCS.plus(Category("kettle")).to_list()
+    cfg = load_config(config, [*overrides, f"model.categories={classes}"])
+    samples = build_train_loader(cfg, 0, 1)[2]
+    for i in range(3):
+        clip = samples[i]
+        assert len(clip) == 2 and all(7 in f.objects.class_ids for f in clip)
+        assert all((f.class_mask == 7).sum() >= MIN_OBJECT_PIXELS for f in clip)
+    assert [f.objects.class_ids.tolist() for f in samples[0]] == [
+        f.objects.class_ids.tolist() for f in samples[0]
+    ]

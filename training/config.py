@@ -27,6 +27,10 @@ class DataConfig:
     workers: int = 2
     val_root: str = ""  # dataset root of the validation subset ("": root); a *test* subset of root is refused
     val_every_nth: int = 1  # SF: every n-th validation frame; MF always validates at the full frame rate
+    # cut and paste (seqpose_core/data/paste.py): with probability paste_prob, an object of a clip
+    # of paste_root (e.g. a new category's self-labels) is pasted into a training item
+    paste_root: str = ""
+    paste_prob: float = 0.5
 
 
 @dataclass
@@ -93,6 +97,8 @@ class TrainConfig:
         for name in ("dense_every", "features_every"):
             if getattr(self.loss, name) < 1:
                 raise ValueError(f"loss.{name} must be at least 1, got {getattr(self.loss, name)}")
+        if not 0.0 <= self.data.paste_prob <= 1.0:
+            raise ValueError(f"data.paste_prob must lie in [0, 1], got {self.data.paste_prob}")
         need = self.model.memory_frames + 1
         if 1 < self.data.clip_length < need and not self.data.allow_short_clips:
             raise ValueError(

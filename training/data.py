@@ -13,6 +13,7 @@ from seqpose_core.data.collate import collate_clips, collate_frames
 from seqpose_core.data.frame import Frame
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
 from seqpose_core.data.nocs_io import read_classes
+from seqpose_core.data.paste import paste_object
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
 from training.config import TrainConfig
 
@@ -40,12 +41,39 @@ class EpochSampler(Sampler[int]):
         return max(0, len(self.indices()) - self.start)
 
 
-class TrainSamples(torch.utils.data.Dataset):
-    """Wraps NocsFrames / NocsClips: resize-crop, then jitter seeded by (seed, epoch, index)."""
+class Paster:
+    """Pastes an object of a random item of ``source`` (frames or clips like the training data's)
+    into a training item with probability ``prob``: frame by frame, each source frame's object
+    centred on one random pixel of the target's inner 70 % (``paste_object``)."""
 
-    def __init__(self, base: NocsFrames | NocsClips | ConcatDataset, cfg: TrainConfig):
+    def __init__(self, source: NocsFrames | NocsClips, prob: float):
+        self.source, self.prob = source, prob
+
+    def __call__(self, item: Frame | list[Frame], rng: np.random.Generator) -> Frame | list[Frame]:
+        if rng.random() >= self.prob:
+            return item
+        clip = item if isinstance(item, list) else [item]
+        pasted = self.source[int(rng.integers(len(self.source)))]
+        pasted = pasted if isinstance(pasted, list) else [pasted]
+        h, w = clip[0].size
+        pixel = (w * rng.uniform(0.15, 0.85), h * rng.uniform(0.15, 0.85))
+        out = [
+            paste_object(f, s, int(rng.integers(len(s.objects))), pixel) if len(s.objects) else f
+            for f, s in zip(clip, pasted, strict=True)
+        ]
+        return out if isinstance(item, list) else out[0]
+
+
+class TrainSamples(torch.utils.data.Dataset):
+    """Wraps NocsFrames / NocsClips: paste (optional), resize-crop, then jitter; the random
+    choices seeded by (seed, epoch, index)."""
+
+    def __init__(
+        self, base: NocsFrames | NocsClips | ConcatDataset, cfg: TrainConfig, paster: Paster | None = None
+    ):
         self.base, self.seed, self.epoch = base, cfg.run.seed, 0
         self.size = cfg.model.input_size
+        self.paster = paster
 
     def __len__(self) -> int:
         return len(self.base)
@@ -58,6 +86,8 @@ class TrainSamples(torch.utils.data.Dataset):
             seed=int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0])
         )
         item = self.base[i]
+        if self.paster is not None:
+            item = self.paster(item, np.random.default_rng([self.seed, self.epoch, i, 1]))
         return [self._one(f, jitter) for f in item] if isinstance(item, list) else self._one(item, jitter)
 
 
@@ -69,20 +99,23 @@ def check_classes(root: str, cfg: TrainConfig) -> None:
         raise ValueError(f"{root}: its classes {classes} do not begin model.categories {model}")
 
 
+def _subset(root: str, cfg: TrainConfig) -> NocsFrames | NocsClips:
+    d = cfg.data
+    if cfg.multi_frame:
+        return NocsClips(root, d.train_subset, d.clip_length, d.clip_stride, d.clip_step)
+    return NocsFrames(root, d.train_subset)
+
+
 def build_train_loader(
     cfg: TrainConfig, rank: int, world: int
 ) -> tuple[DataLoader, EpochSampler, TrainSamples]:
     d = cfg.data
-    for root in [d.root, *d.extra_roots]:
+    for root in [d.root, *d.extra_roots, *([d.paste_root] if d.paste_root else [])]:
         check_classes(root, cfg)
-    parts = [
-        NocsClips(root, d.train_subset, d.clip_length, d.clip_stride, d.clip_step)
-        if cfg.multi_frame
-        else NocsFrames(root, d.train_subset)
-        for root in [d.root, *d.extra_roots]
-    ]
+    parts = [_subset(root, cfg) for root in [d.root, *d.extra_roots]]
     base = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    samples = TrainSamples(base, cfg)
+    paster = Paster(_subset(d.paste_root, cfg), d.paste_prob) if d.paste_root else None
+    samples = TrainSamples(base, cfg, paster)
     sampler = EpochSampler(len(samples), cfg.run.seed, rank, world)
     per_rank = max(1, cfg.optim.batch_size // world)
     loader = DataLoader(
