@@ -5,7 +5,7 @@ configuration. A short --period is a live stream (--period 0.0667: 15 Hz); the f
 had no time for are dropped and counted, and "answered" says how many it kept up with.
 
 Usage: python benchmarks/bench_node.py [--checkpoint CKPT] [--frames 30] [--period 0.5] [--overlay]
-[--compile] [--device cuda] [--precision bf16-all]
+[--compile] [--device cuda] [--precision bf16-all] [--backend onnxruntime]
 """
 
 from __future__ import annotations
@@ -43,10 +43,16 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="the node's compile parameter (torch.compile)")
     p.add_argument("--device", default="cpu", help="the node's device parameter: cpu, cuda, ...")
     p.add_argument("--precision", default="fp32", help="the node's precision parameter")
+    p.add_argument("--backend", default="auto", help="the node's backend parameter: auto, torch, onnxruntime")
     args = p.parse_args()
     private_graph()  # this process and the node it starts, alone on a domain, README's DDS profile
     log = Path(tempfile.mkdtemp()) / "node.log"
-    params = {"device": args.device, "precision": args.precision, "compile": str(args.compile).lower()}
+    params = {
+        "device": args.device,
+        "precision": args.precision,
+        "compile": str(args.compile).lower(),
+        "backend": args.backend,
+    }
     proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log, params)
     rclpy.init()
     node = rclpy.create_node("seqpose_bench")

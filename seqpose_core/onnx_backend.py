@@ -29,7 +29,7 @@ from seqpose_core.model.config import ModelConfig
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.model.stream import PREDICTIONS, STATE, MemoryBuffers, StreamFrame
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("torch", "onnxruntime")  # and "auto", resolved to one of them (resolve_backend)
 DEFAULT_CACHE = "~/.cache/seqpose/onnx"
 FRAME_INPUTS = ("image", "k", "stamp")
 GRAPHS = {
@@ -122,6 +122,14 @@ def weights_digest(model: SeqPose) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def resolve_backend(backend: str, device: torch.device, precision: str, compile: bool) -> str:
+    """'auto' -> ONNX Runtime where it runs (fp32 on cpu, not compiled: eager torch is slow with
+    depthwise convolutions, docs/benchmarks.md), else torch; any other name is returned as is."""
+    if backend != "auto":
+        return backend
+    return "onnxruntime" if device.type == "cpu" and precision == "fp32" and not compile else "torch"
 
 
 def check_backend(backend: str, device: torch.device, precision: str) -> None:

@@ -25,7 +25,7 @@ from seqpose_core.estimates import UNTRACKED, PoseEstimate, StepResult
 from seqpose_core.inputs import InputError, check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.model.stream import PREDICTIONS, StreamFrame, StreamMemory
-from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model
+from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model, resolve_backend
 from seqpose_core.precision import autocast_dtype, check_precision, prepare_model
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
@@ -58,11 +58,13 @@ class Predictor:
         """compile: torch.compile the whole per-frame network (``StreamFrame``, static shapes;
         on CUDA with CUDA graphs, mode "reduce-overhead"), compiled now, not on the first
         camera frame. precision: fp32, bf16 / int8 (the encoder), bf16-all / fp16-all (the
-        whole network; ``seqpose_core.precision``)."""
+        whole network; ``seqpose_core.precision``). backend: torch, onnxruntime, or auto (ONNX
+        Runtime for fp32 on cpu, torch otherwise: ``resolve_backend``)."""
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
         check_precision(precision, self.device)
+        backend = resolve_backend(backend, self.device, precision, compile)
         check_backend(backend, self.device, precision)
         if compile and backend != "torch":
             raise ValueError(f"compile applies to the torch backend, not {backend!r}")

@@ -95,7 +95,7 @@ def test_bags_of_a_new_category_to_a_seven_class_model_the_node_publishes(backgr
             [
                 *(sys.executable, "-m", "seqpose_ros.node.node", "--ros-args"),
                 *("--params-file", str(ROOT / "config" / "seqpose.yaml"), "-p", f"checkpoint:={forced}"),
-                *("-p", "qos:=reliable", "-p", "diagnostics_period:=0.5"),
+                *("-p", "qos:=reliable", "-p", "diagnostics_period:=0.5", "-p", "backend:=torch"),
                 *("-r", "image:=/test/image", "-r", "camera_info:=/test/camera_info"),
             ],
             cwd=str(ROOT),

@@ -103,3 +103,14 @@ def test_exported_graphs_have_only_static_shapes(exported):
             v.name for v in values for d in v.type.tensor_type.shape.dim if not d.HasField("dim_value")
         ]
         assert symbolic == [], f"{name}.onnx: symbolic shapes in {symbolic[:5]}"
+
+
+def test_auto_takes_onnx_runtime_where_it_runs_and_torch_elsewhere():
+    from seqpose_core.onnx_backend import resolve_backend
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_backend("auto", cpu, "fp32", compile=False) == "onnxruntime"
+    assert resolve_backend("auto", cpu, "bf16", compile=False) == "torch"
+    assert resolve_backend("auto", cpu, "fp32", compile=True) == "torch"
+    assert resolve_backend("auto", cuda, "fp32", compile=False) == "torch"
+    assert resolve_backend("torch", cpu, "fp32", compile=False) == "torch"

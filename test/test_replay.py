@@ -88,7 +88,9 @@ def test_offline_and_live_replay_agree(bag, checkpoint, tmp_path, monkeypatch):
     monkeypatch.setattr(live_module, "Reader", CountingReader)
     offline = replay_offline(bag, load_model(checkpoint), multi_frame=True, score_threshold=0.0)
     record = tmp_path / "recording"
-    live = replay_live(bag, str(checkpoint), multi_frame=True, score_threshold=0.0, rate=0.1, record=record)
+    live = replay_live(
+        bag, str(checkpoint), multi_frame=True, score_threshold=0.0, rate=0.1, record=record, backend="torch"
+    )
     assert len(opens) == 1, "live replay reads the bag once"
     assert live.dropped == 0, f"the node dropped {live.dropped} frames at a tenth of the bag's rate"
     assert len(offline.records) == 4

@@ -57,6 +57,8 @@ def start_node(background, checkpoint, **params):
         f"max_detections:={MAX_DET}",
         "-p",
         "qos:=reliable",
+        "-p",  # the estimates are compared with the torch Predictor's to 1e-6
+        "backend:=torch",
         "-p",
         "diagnostics_period:=0.5",
         "-r",

@@ -99,9 +99,11 @@ class LiveReplay:
         multi_frame: bool,
         score_threshold: float,
         record: Path | None = None,
+        backend: str = "auto",
     ):
-        """record: also write the inputs and the node's outputs into this new MCAP bag folder."""
-        self.bag, self.record = Path(bag), record
+        """record: also write the inputs and the node's outputs into this new MCAP bag folder;
+        backend: the node's (torch to compare with an offline replay to the last digit)."""
+        self.bag, self.record, self.backend = Path(bag), record, backend
         self.recorder: Recorder | None = None
         self.checkpoint, self.multi_frame, self.score_threshold = checkpoint, multi_frame, score_threshold
         # the node names classes by its model's list; so does this reader
@@ -148,6 +150,7 @@ class LiveReplay:
             self.multi_frame,
             self.score_threshold,
             self.log,
+            {"backend": self.backend},
         )
         self.node_proc = proc
         self._stack.callback(lambda: (os.killpg(proc.pid, signal.SIGTERM), proc.wait(timeout=10)))
@@ -237,8 +240,10 @@ def replay_live(
     rate: float = 1.0,
     timeout: float = 120.0,
     record: Path | None = None,
+    backend: str = "auto",
 ) -> Replay:
     """Start the node, play the bag at ``rate``, collect detections until every image is accounted
-    for; ``record``: also write inputs and outputs into this new MCAP bag folder (Foxglove)."""
-    with LiveReplay(bag, checkpoint, multi_frame, score_threshold, record) as session:
+    for; ``record``: also write inputs and outputs into this new MCAP bag folder (Foxglove);
+    ``backend``: the node's."""
+    with LiveReplay(bag, checkpoint, multi_frame, score_threshold, record, backend) as session:
         return session.run(rate, timeout)

@@ -33,6 +33,7 @@ from visualization_msgs.msg import MarkerArray
 from seqpose_core.assets import load_or_random
 from seqpose_core.checkpoint import CheckpointError
 from seqpose_core.model.seqpose import SeqPose
+from seqpose_core.onnx_backend import resolve_backend
 from seqpose_core.predictor import Predictor
 from seqpose_core.visualize import draw_estimates
 from seqpose_ros.node import names
@@ -139,6 +140,7 @@ class SeqPoseNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         torch.set_num_threads(cpu_threads(self.params.threads))
         try:
+            self._say_if_exporting()
             predictor = Predictor(
                 model,
                 self.params.device,
@@ -161,6 +163,13 @@ class SeqPoseNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.guard = StreamGuard(predictor, self.params.camera_info_tolerance)
         return TransitionCallbackReturn.SUCCESS
+
+    def _say_if_exporting(self) -> None:
+        p = self.params
+        if resolve_backend(p.backend, torch.device(p.device), p.precision, p.compile) == "onnxruntime":
+            self.get_logger().info(
+                "backend onnxruntime: the network is exported once per weights (about a minute)"
+            )
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         qos = qos_profile_sensor_data if self.params.qos == "sensor_data" else QoSProfile(depth=5)

@@ -45,7 +45,9 @@ class NodeParams:
         choices=PRECISIONS,
     )
     backend: str = param(
-        "torch", "torch, or onnxruntime (the exported network, fp32 on cpu)", choices=BACKENDS
+        "auto",
+        "auto (onnxruntime for fp32 on cpu, else torch), torch, or onnxruntime (the exported network)",
+        choices=("auto", *BACKENDS),
     )
     onnx_cache: str = param(DEFAULT_CACHE, "folder of the exported networks (backend onnxruntime)")
     compile: bool = param(
