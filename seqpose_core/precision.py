@@ -51,6 +51,11 @@ def prepare_model(model: nn.Module, precision: str) -> nn.Module:
     if precision == "bf16":
         features.encoder = Bf16Encoder(features.encoder)
         return model
+    if not any(isinstance(m, nn.Linear) for m in features.encoder.modules()):
+        raise ValueError(
+            "precision 'int8' quantises the encoder's linear layers; this model's encoder"
+            f" ({type(features.encoder).__name__}) has none: use fp32 or bf16"
+        )
     with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
@@ -69,5 +74,7 @@ class Bf16Encoder(nn.Module):
     def forward(self, pixels: torch.Tensor) -> Any:
         with torch.autocast(pixels.device.type, dtype=torch.bfloat16):
             out = self.inner(pixels)
+        if isinstance(out, list | tuple):  # EfficientNet-Lite: the maps themselves
+            return [f.float() for f in out]
         out.feature_maps = tuple(f.float() for f in out.feature_maps)
         return out

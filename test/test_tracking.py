@@ -211,8 +211,9 @@ def test_tracking_metrics_count_switches_ids_and_boxes():
 
 
 def test_the_embedded_model_keeps_track_ids_over_12_frames_of_a_fixed_scene(tmp_path):
-    """Bounded at what the shipped weights give (measured: 2 ID switches, 1.33 track ids per
-    object, IDF1 0.75 over 6 objects in 12 frames); a change that loses ids fails."""
+    """Bounded at what the shipped weights give (measured with the Lite0 model: 3 ID switches,
+    1.33 track ids per object, IDF1 0.82 over 6 objects in 12 frames); a change that loses ids
+    fails."""
     from seqpose_core.assets import default_checkpoint
     from seqpose_core.checkpoint import load_model
     from seqpose_core.data.nocs_dataset import NocsSubset
@@ -227,5 +228,5 @@ def test_the_embedded_model_keeps_track_ids_over_12_frames_of_a_fixed_scene(tmp_
     predict_subset(predictor, NocsSubset(tmp_path, "real_test"), track_log=log)
     m = tracking_metrics(log)
     assert (
-        m["gt_frames"] == 71 and m["id_switches"] <= 2 and m["ids_per_object"] <= 1.34 and m["idf1"] >= 0.74
+        m["gt_frames"] == 71 and m["id_switches"] <= 3 and m["ids_per_object"] <= 1.34 and m["idf1"] >= 0.81
     )

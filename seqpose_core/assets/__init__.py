@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from seqpose_core.model.seqpose import SeqPose
 
-DEFAULT_MODEL = Path(__file__).with_name("seqpose_tiny_synth.safetensors")
+DEFAULT_MODEL = Path(__file__).with_name("seqpose_lite0_synth.safetensors")
 
 
 def default_checkpoint() -> Path | None:
