@@ -83,7 +83,7 @@ def test_mug_symmetry_follows_handle_visibility():
     assert is_symmetric(class_id("mug"), handle_visible=False)
     assert not is_symmetric(class_id("mug"), handle_visible=True)
     assert is_symmetric(class_id("can"), handle_visible=True)
-    with pytest.raises(ValueError, match="unknown NOCS class 'cup'"):
+    with pytest.raises(ValueError, match="unknown class 'cup'"):
         class_id("cup")
 
 

@@ -236,7 +236,7 @@ def test_a_test_split_as_validation_is_refused_unless_monitored_and_never_keeps_
     assert load_config(real).data.val_subset == "camera_val"  # the shipped REAL configs run as they are
     args = overrides(synth_root, tmp_path, **{"run.max_steps": 2, "run.eval_every_epochs": 1})
     assert main(args) == 0  # allow_test_validation: validated for monitoring only
-    run = tmp_path / "synthetic"
+    run = tmp_path / "synthetic_tiny"
     assert (run / "val.csv").is_file() and not (run / "best.safetensors").exists()
     assert (run / "final.safetensors").is_file()
 
