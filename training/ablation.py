@@ -71,8 +71,11 @@ def train(doc: dict, recipe: Recipe) -> Path:
 def scores(checkpoint: Path, subset: NocsSubset, multi_frame: bool, threshold: float) -> dict[str, float]:
     """Exact-IoU mean APs (%) and, at the node's default threshold, what it would publish:
     boxes per object and the share of boxes near an object that carry its class (%)."""
-    predictor = Predictor(load_model(checkpoint), "cpu", multi_frame, threshold)
-    summary = evaluate(predict_subset(predictor, subset), iou_mode="exact").summary()
+    model = load_model(checkpoint)
+    predictor = Predictor(model, "cpu", multi_frame, threshold)
+    summary = evaluate(
+        predict_subset(predictor, subset), iou_mode="exact", categories=model.cfg.classes
+    ).summary()
     row = {m: 100 * summary[m]["mean"] for m in METRICS}
     shown = published(predictor, subset, motion=False)
     row["boxes/object"], row["class right"] = shown["boxes_per_object"], 100 * shown["class_accuracy"]
