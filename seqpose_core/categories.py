@@ -83,6 +83,10 @@ class Categories:
         """``symmetric_about_y`` of one object."""
         return bool(self.symmetric_about_y(np.asarray(cls_id), np.asarray(bool(handle_visible))))
 
+    def extends(self, other: Categories) -> bool:
+        """Whether this list begins with ``other``'s categories (same ids, same rules)."""
+        return self.items[: len(other)] == other.items
+
     def plus(self, category: Category) -> Categories:
         """This list with one more category, which gets the next id."""
         return Categories((*self.items, category))

@@ -95,7 +95,7 @@ def check_classes(root: str, cfg: TrainConfig) -> None:
     """A data root's class ids (its classes.yaml, else NOCS's) must mean the same classes in the
     model: its list begins the model's. Raises ValueError naming both."""
     classes, model = read_classes(root), cfg.model.classes
-    if model.items[: len(classes)] != classes.items:
+    if not model.extends(classes):
         raise ValueError(f"{root}: its classes {classes} do not begin model.categories {model}")
 
 

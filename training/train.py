@@ -102,7 +102,7 @@ def init_from(model: SeqPose, path: Path) -> None:
     (``add_class``): a new category learnt from a trained model."""
     source_model = load_model(path)
     old, new = source_model.cfg.classes, model.cfg.classes
-    if new.items[: len(old)] != old.items:
+    if not new.extends(old):
         raise ValueError(f"run.init_from {path}: its classes {old} do not begin this run's {new}")
     for category in new.items[len(old) :]:
         source_model = add_class(source_model, category)
