@@ -210,6 +210,15 @@ def test_tracking_metrics_count_switches_ids_and_boxes():
     assert "mota" not in untracked and untracked["boxes_per_object"] == 1.0
 
 
+def test_class_accuracy_counts_only_the_boxes_near_the_classes_asked_for():
+    from seqpose_core.evaluation.tracking import class_accuracy
+
+    frames = scripted_frames([[5, 6]] * 2, extra_box=True)  # near the can (4): a can and a bottle
+    assert class_accuracy(frames, 0.1, classes=[4]) == 1 / 2
+    assert class_accuracy(frames, 0.1, classes=[6]) == 1.0
+    assert np.isnan(class_accuracy(frames, 0.1, classes=[7]))  # no object of that class
+
+
 def test_the_embedded_model_keeps_track_ids_over_12_frames_of_a_fixed_scene(tmp_path):
     """Bounded at what the shipped weights give (measured with the Lite0 model: 3 ID switches,
     1.33 track ids per object, IDF1 0.82 over 6 objects in 12 frames); a change that loses ids

@@ -43,9 +43,9 @@ def track_frame(scene: str, objects: Objects, estimates: list[PoseEstimate]) -> 
     return TrackFrame(scene, *gt, ids, classes, centres)
 
 
-def class_accuracy(frames: list[TrackFrame], max_distance: float) -> float:
+def class_accuracy(frames: list[TrackFrame], max_distance: float, classes: list[int] | None = None) -> float:
     """Of the published boxes within max_distance of an object, the share that carry the class
-    of the nearest one."""
+    of the nearest one; ``classes``: only boxes whose nearest object is of these class ids."""
     right = near = 0
     for f in frames:
         if not len(f.gt_ids) or not len(f.track_ids):
@@ -53,6 +53,8 @@ def class_accuracy(frames: list[TrackFrame], max_distance: float) -> float:
         d = np.linalg.norm(f.centres[:, None] - f.gt_centres[None], axis=-1)  # (M, N)
         nearest = d.argmin(1)
         close = d[np.arange(len(nearest)), nearest] <= max_distance
+        if classes is not None:
+            close &= np.isin(f.gt_classes[nearest], classes)
         near += int(close.sum())
         right += int((f.classes[close] == f.gt_classes[nearest[close]]).sum())
     return right / near if near else float("nan")
