@@ -164,6 +164,23 @@ def test_replay_cli_writes_the_report(bag, checkpoint, tmp_path):
     assert (tmp_path / "r" / "annotated_sheet.png").is_file()
 
 
+def test_the_report_scores_the_models_own_classes(bag, tmp_path):
+    """A seven-class model's replay counts its new class: a kettle box on a kettle scores."""
+    from seqpose_core.categories import NOCS, Category
+    from seqpose_core.data.frame import Objects
+    from seqpose_core.estimates import PoseEstimate
+    from seqpose_ros.bags.report import FrameRecord, Replay
+
+    stamp = next(iter(read_camera_bag(bag))).stamp
+    pose = (np.eye(3), np.array([0.0, 0.0, 0.8]), np.array([0.2, 0.25, 0.15]))
+    gt = Objects(np.array([7]), pose[0][None], pose[1][None], pose[2][None], np.array([1]), np.array([False]))
+    replay = Replay("offline", [FrameRecord(stamp, [PoseEstimate(7, "kettle", 0.9, *pose)], gt, 0.01)], 4)
+    write_replay_report(bag, replay, tmp_path, "seven", NOCS.plus(Category("kettle")))
+    metrics = json.loads((tmp_path / "metrics_exact" / "metrics.json").read_text())
+    assert "kettle" in json.dumps(metrics)
+    assert "| kettle | 1 | 100.0 |" in (tmp_path / "metrics_exact" / "metrics.md").read_text()
+
+
 def test_a_bag_with_tf_becomes_an_object_centric_video_with_the_cameras_poses(synth_root, tmp_path):
     from seqpose_core.data.nocs_dataset import NocsSubset
     from seqpose_core.selflabel.videos import read_video

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seqpose_core.categories import NOCS, Categories
+
 if TYPE_CHECKING:
     from seqpose_core.model.seqpose import SeqPose
 
@@ -22,6 +24,14 @@ def model_path(checkpoint: str | None) -> Path | None:
     if checkpoint:
         return Path(checkpoint)
     return default_checkpoint()
+
+
+def model_classes(checkpoint: str | None) -> Categories:
+    """The class list of ``model_path(checkpoint)``'s model (NOCS's for a random-weight one)."""
+    from seqpose_core.checkpoint import read_config
+
+    path = model_path(checkpoint)
+    return read_config(path).classes if path else NOCS
 
 
 def load_or_random(checkpoint: str | None) -> tuple[SeqPose, Path | None]:

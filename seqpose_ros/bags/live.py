@@ -18,9 +18,7 @@ from rosbags.rosbag2 import Reader
 from seqpose.msg import FrameStatus
 from vision_msgs.msg import Detection3DArray
 
-from seqpose_core.assets import default_checkpoint
-from seqpose_core.categories import NOCS
-from seqpose_core.checkpoint import read_config
+from seqpose_core.assets import model_classes
 from seqpose_core.data.frame import Objects
 from seqpose_ros.bags.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
 from seqpose_ros.bags.player import play
@@ -107,8 +105,7 @@ class LiveReplay:
         self.recorder: Recorder | None = None
         self.checkpoint, self.multi_frame, self.score_threshold = checkpoint, multi_frame, score_threshold
         # the node names classes by its model's list; so does this reader
-        model = checkpoint or default_checkpoint()
-        self.class_names = read_config(model).classes.names if model else NOCS.names
+        self.class_names = model_classes(checkpoint).names
         self.sent: dict[int, float] = {}  # image stamp (ns) -> time it was published
         self.got: dict[int, tuple[float, Detection3DArray]] = {}
         self.status: list[FrameStatus] = []

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from seqpose_core.assets import load_or_random, model_path
+from seqpose_core.assets import load_or_random, model_classes, model_path
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 from seqpose_ros.bags.bag import BagError, read_camera_bag
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     except BagError as exc:
         print(f"seqpose-replay: error: {exc}", file=sys.stderr)
         return 2
-    summary = write_replay_report(args.bag, replay, args.out, name)
+    summary = write_replay_report(args.bag, replay, args.out, name, model_classes(args.checkpoint))
     print(json.dumps({k: v for k, v in summary.items() if k != "notes"}, indent=1))
     print(f"report: {args.out}")
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.data.frame import Objects
 from seqpose_core.estimates import PoseEstimate
 from seqpose_core.evaluation.jitter import pose_jitter
@@ -87,7 +88,10 @@ def latency_stats(records: list[FrameRecord]) -> dict[str, float]:
     }
 
 
-def write_replay_report(bag: Path, replay: Replay, out: Path, model_name: str) -> dict:
+def write_replay_report(
+    bag: Path, replay: Replay, out: Path, model_name: str, categories: Categories = NOCS
+) -> dict:
+    """The report of one replay; ``categories``: the model's class list, which the bag's ids follow."""
     out.mkdir(parents=True, exist_ok=True)
     results = to_results(replay.records, bag.name)
     summary: dict = {
@@ -102,7 +106,7 @@ def write_replay_report(bag: Path, replay: Replay, out: Path, model_name: str) -
     }
     if results:
         for mode in ("exact", "legacy"):
-            metrics = evaluate(results, iou_mode=mode)
+            metrics = evaluate(results, iou_mode=mode, categories=categories)
             write_report(metrics, out / f"metrics_{mode}", f"{bag.name}, {replay.mode} replay ({mode} IoU)")
             summary[f"mAP_{mode}"] = {k: v["mean"] for k, v in metrics.summary().items()}
         summary["jitter"] = pose_jitter(results)
