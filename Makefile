@@ -13,7 +13,7 @@ STAMPS := $(VENV)/.stamps
 IFACE_BUILD := build/pip_ros
 PIP_ROS := tools/pip_ros
 
-.PHONY: setup test lint pytest demo synthetic clean
+.PHONY: setup test lint pytest demo synthetic synthetic-data clean
 
 setup: $(STAMPS)/project
 
@@ -67,13 +67,7 @@ demo: setup
 SYNTH_DATA := data/synth
 SYNTH_RUN := runs/synthetic
 SYNTH_STAGE2 := runs/synthetic_finetune
-synthetic: setup
-	[ -d $(SYNTH_DATA)/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA) \
-	  --train-scenes 160 --test-scenes 10 --frames 12 --width 320 --height 240 --seed 0
-	[ -d $(SYNTH_DATA)_more/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_more \
-	  --train-scenes 240 --test-scenes 0 --frames 12 --width 320 --height 240 --seed 11
-	[ -d $(SYNTH_DATA)_val2/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_val2 \
-	  --train-scenes 0 --test-scenes 16 --frames 12 --width 320 --height 240 --seed 5
+synthetic: synthetic-data
 	$(PY) -m training.train --config training/configs/synthetic.yaml \
 	  $(if $(wildcard $(SYNTH_RUN)/last.pt),--resume)
 	$(PY) -m training.train --config training/configs/synthetic_finetune.yaml \
@@ -81,6 +75,15 @@ synthetic: setup
 	$(PY) -m training.synthetic_benchmark --data $(SYNTH_DATA) --run $(SYNTH_STAGE2) \
 	  --model $(SYNTH_STAGE2)/final.safetensors --out reports/synthetic_benchmark \
 	  --speedups bf16 onnxruntime
+
+# The synthetic scenes alone (kept when there): training, held-out test and validation scenes.
+synthetic-data: setup
+	[ -d $(SYNTH_DATA)/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA) \
+	  --train-scenes 160 --test-scenes 10 --frames 12 --width 320 --height 240 --seed 0
+	[ -d $(SYNTH_DATA)_more/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_more \
+	  --train-scenes 240 --test-scenes 0 --frames 12 --width 320 --height 240 --seed 11
+	[ -d $(SYNTH_DATA)_val2/Real ] || $(VENV)/bin/seqpose-synth --out $(SYNTH_DATA)_val2 \
+	  --train-scenes 0 --test-scenes 16 --frames 12 --width 320 --height 240 --seed 5
 
 clean:
 	rm -rf $(VENV) build
