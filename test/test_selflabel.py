@@ -141,6 +141,31 @@ def test_with_an_up_direction_every_transform_is_a_turn_about_it():
     np.testing.assert_allclose(turned.apply(centre[None]), tilted.apply(centre[None]), atol=1e-12)
 
 
+def mug_shape(n=1200, seed=0):
+    """A cylinder (y up) with a small handle on +x: only the handle fixes its turn about y."""
+    rng = np.random.default_rng(seed)
+    a, y = rng.uniform(0, 2 * np.pi, n), rng.uniform(-0.5, 0.5, n)
+    body = np.stack([0.4 * np.cos(a), y, 0.4 * np.sin(a)], 1)
+    b = rng.uniform(-np.pi / 2, np.pi / 2, n // 12)
+    handle = np.stack([0.4 + 0.15 * np.cos(b), 0.2 * np.sin(b), rng.uniform(-0.03, 0.03, len(b))], 1)
+    return np.concatenate([body, handle])
+
+
+def test_the_joint_refinement_turns_near_symmetric_bodies_by_their_handle():
+    """Twelve mugs turned by up to 8 degrees about up: the joint refinement must bring their
+    handles together. Measured: median deviation 3.9 degrees at the start, 1.4 after; 3.3 with
+    trimmed ICP and no last turn (the trimming drops the handle, the cylinder leaves the turn free)."""
+    from seqpose_core.selflabel.align import about, refine_together
+
+    up = np.array([0.0, 1.0, 0.0])
+    turns = np.random.default_rng(0).uniform(-8, 8, 12)
+    clouds = [mug_shape(seed=i) @ about(up, np.radians(t)).T for i, t in enumerate(turns)]
+    start = [Similarity(1.0, np.eye(3), np.zeros(3)) for _ in clouds]
+    found = refine_together(clouds, start, AlignConfig(appearance_weight=0.0, up=tuple(up)))
+    final = turns + np.degrees([np.arctan2(f.rot[0, 2], f.rot[0, 0]) for f in found])
+    assert np.median(np.abs(final - np.median(final))) < 2.0, final
+
+
 def test_scenes_for_a_new_category_leave_it_out():
     from seqpose_core.synth.scene import sample_scene
 
