@@ -326,26 +326,33 @@ def _candidates(clouds: list[Cloud], count: int) -> list[int]:
     return list(np.argsort([-len(c.points) for c in clouds], kind="stable")[:count])
 
 
+def _others(
+    pts: list[np.ndarray], transforms: list[Similarity], rng: np.random.Generator, per_cloud: int
+) -> list[Target]:
+    """For each cloud, all the other clouds as aligned so far (up to per_cloud points of each)."""
+    moved = [t.apply(p) for t, p in zip(transforms, pts, strict=True)]
+    subs = [m[rng.choice(len(m), min(per_cloud, len(m)), replace=False)] for m in moved]
+    return [Target(np.concatenate(subs[:i] + subs[i + 1 :]), None) for i in range(len(subs))]
+
+
 def refine_together(
     pts: list[np.ndarray], transforms: list[Similarity], cfg: AlignConfig, per_cloud: int = 400
 ) -> list[Similarity]:
     """cfg.group_rounds rounds of ICP of every (normalised) cloud onto all the others as aligned
-    so far (up to per_cloud points of each): the category's shape, not one reference, decides."""
+    so far (up to per_cloud points of each): the category's shape, not one reference, decides.
+    With up, a last turn of each (``fine_turn``)."""
     rng = np.random.default_rng(cfg.seed)
     up = up_axis(cfg)
     for _ in range(cfg.group_rounds):
-        moved = [t.apply(p) for t, p in zip(transforms, pts, strict=True)]
-        subs = [m[rng.choice(len(m), min(per_cloud, len(m)), replace=False)] for m in moved]
+        others = _others(pts, transforms, rng, per_cloud)
         transforms = [
-            icp(p, Target(np.concatenate(subs[:i] + subs[i + 1 :]), None), t, cfg.icp_steps, up, cfg.icp_keep)
-            for i, (p, t) in enumerate(zip(pts, transforms, strict=True))
+            icp(p, ref, t, cfg.icp_steps, up, cfg.icp_keep)
+            for p, t, ref in zip(pts, transforms, others, strict=True)
         ]
     if up is not None and cfg.fine_turn_deg > 0:
-        moved = [t.apply(p) for t, p in zip(transforms, pts, strict=True)]
-        subs = [m[rng.choice(len(m), min(per_cloud, len(m)), replace=False)] for m in moved]
+        others = _others(pts, transforms, rng, per_cloud)
         transforms = [
-            fine_turn(p, Target(np.concatenate(subs[:i] + subs[i + 1 :]), None), t, up, cfg)
-            for i, (p, t) in enumerate(zip(pts, transforms, strict=True))
+            fine_turn(p, ref, t, up, cfg) for p, t, ref in zip(pts, transforms, others, strict=True)
         ]
     return transforms
 
