@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqpose_core.categories import NOCS, Categories
 from seqpose_core.checkpoint import load_model, read_config, read_meta
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.evaluation.baselines import MeanSizeBaseline
@@ -65,15 +66,23 @@ def published(predictor: object, test: NocsSubset, motion: bool) -> dict:
     return tracking_metrics(log)
 
 
-def run_method(name: str, predictor: object, test: NocsSubset, out: Path, motion: bool = False) -> dict:
-    """One method over the test scenes; ``motion``: the Predictor is told the camera's motion."""
+def run_method(
+    name: str,
+    predictor: object,
+    test: NocsSubset,
+    out: Path,
+    motion: bool = False,
+    categories: Categories = NOCS,
+) -> dict:
+    """One method over the test scenes; ``motion``: the Predictor is told the camera's motion;
+    ``categories``: the class list the ids follow (the trained model's)."""
     start = time.perf_counter()
     results = predict_subset(predictor, test, progress=True, camera_motion=motion)
     seconds = (time.perf_counter() - start) / max(1, len(results))
     row = {"method": name, "seconds_per_frame": seconds, "jitter": pose_jitter(results)}
     row["published"] = published(predictor, test, motion)
     for mode in ("exact", "legacy"):
-        metrics = evaluate(results, iou_mode=mode)
+        metrics = evaluate(results, iou_mode=mode, categories=categories)
         write_report(metrics, out / name.replace(" ", "_").replace(",", "") / mode, f"{name} ({mode} IoU)")
         row[mode] = {k: v["mean"] for k, v in metrics.summary().items()}
     return row
@@ -156,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     test, train = NocsSubset(args.data, "real_test"), NocsSubset(args.data, "real_train")
     trained = load_model(args.model)
+    classes = trained.cfg.classes
     torch.manual_seed(0)
     untrained = SeqPose(read_config(args.model))
     rows = []
@@ -171,18 +181,25 @@ def main(argv: list[str] | None = None) -> int:
             predictor = Predictor(
                 model, args.device, mf, args.score_threshold, tracker=TrackerConfig(smooth=smooth)
             )
-            rows.append(run_method(f"{label}, {mode}", predictor, test, args.out, motion))
+            rows.append(run_method(f"{label}, {mode}", predictor, test, args.out, motion, classes))
     for speedup in args.speedups:
         kw = {"backend": speedup} if speedup == "onnxruntime" else {"precision": speedup}
         for mode, mf, _, _ in variants[:2]:
             predictor = Predictor(trained, args.device, mf, args.score_threshold, **kw)
-            rows.append(run_method(f"trained, {mode}, {speedup}", predictor, test, args.out))
+            rows.append(run_method(f"trained, {mode}, {speedup}", predictor, test, args.out, False, classes))
     for mode, mf, _, _ in variants[:2] if args.speedups else []:
         predictor = InputNoisePredictor(trained, args.device, mf, args.score_threshold)
         rows.append(
-            run_method(f"trained, {mode}, fp32 + half-grey-level input noise", predictor, test, args.out)
+            run_method(
+                f"trained, {mode}, fp32 + half-grey-level input noise",
+                predictor,
+                test,
+                args.out,
+                False,
+                classes,
+            )
         )
-    rows.append(run_method("mean-size baseline", MeanSizeBaseline.fit(train), test, args.out))
+    rows.append(run_method("mean-size baseline", MeanSizeBaseline.fit(train), test, args.out, False, classes))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(rows, indent=1))
     scenes = f"{len(test.frames)} frames of {len(test.scenes)} held-out scenes ({args.data})"
