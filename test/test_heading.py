@@ -16,7 +16,7 @@ from seqpose_core.model.heading import (
     heading_angle,
     heading_targets,
 )
-from seqpose_core.model.rotation import rot6d_to_matrix
+from seqpose_core.model.rotation import ray_rotation, rot6d_to_matrix
 
 
 def wrap(a: torch.Tensor) -> torch.Tensor:
@@ -109,3 +109,29 @@ def test_model_with_heading_bins_trains_the_classifier_and_infers_with_it():
     assert wrap(got - decoded).abs().max() < 1e-4
     assert not torch.allclose(last["rotation"], six_d, atol=1e-3)  # the heading is the classifier's
     assert model().decoder.heads[0].heading is None  # off by default: the shipped weights load as they are
+
+
+def test_ray_rotation_turns_the_optical_axis_onto_the_ray_and_is_a_rotation():
+    _, t = random_poses()
+    ray = ray_rotation(t)
+    assert torch.allclose(ray[..., :, 2], torch.nn.functional.normalize(t, dim=-1), atol=1e-5)
+    assert torch.allclose(ray @ ray.transpose(-1, -2), torch.eye(3).expand_as(ray), atol=1e-5)
+    assert torch.allclose(torch.linalg.det(ray), torch.ones(len(t)), atol=1e-5)
+    assert torch.allclose(ray_rotation(torch.tensor([0.0, 0.0, 2.0])), torch.eye(3))
+
+
+def test_rotation_read_relative_to_the_ray_keeps_what_the_view_shows():
+    # The same rotation read in the ray's frame, for an object ahead and one aside: the
+    # allocentric heading (what the image shows) is the same, the camera-frame one is not.
+    with pytest.raises(ValueError, match="rotation_frame"):
+        tiny_config(rotation_frame="object")
+    m, image, k = model(rotation_frame="ray"), *inputs()
+    m.eval()
+    with torch.no_grad():
+        last = m(image, k, with_aux=False)["layers"][-1]
+    read = rot6d_to_matrix(last["rot6d"])
+    assert torch.allclose(last["rotation"], ray_rotation(last["translation"]) @ read, atol=1e-5)
+    rot = torch.from_numpy(rotation_about_y(0.4)).float()
+    ahead, aside = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([0.5, 0.0, 1.0])
+    seen = [heading_angle(ray_rotation(t) @ rot, t) for t in (ahead, aside)]
+    assert float(wrap(seen[0] - seen[1])) == pytest.approx(0.0, abs=1e-5)

@@ -85,6 +85,20 @@ def test_export_of_a_model_without_dense_queries_keeps_no_traced_state(tmp_path)
     assert (ref - got).abs().max() < TOL_T
 
 
+def test_export_of_a_ray_frame_model_gives_torchs_rotations(tmp_path):
+    """The ray's turn (rotation_frame: ray) is traced into the graph with the rest."""
+    torch.manual_seed(0)
+    model = SeqPose(tiny_config(rotation_frame="ray")).eval()
+    ort = OnnxSeqPose(export_onnx(model, tmp_path))
+    h, w = model.cfg.input_size
+    k = torch.tensor([[[200.0, 0, w / 2], [0, 200.0, h / 2], [0, 0, 1]]])
+    image, stamp = torch.rand(1, 3, h, w), torch.tensor([1.0], dtype=torch.float64)
+    with torch.inference_mode():
+        ref = model(image, k, None, stamp, with_aux=False)["layers"][-1]["rotation"]
+    got = torch.as_tensor(ort(image, k, stamp)[2])
+    assert (ref - got).abs().max() < TOL_R
+
+
 def test_exported_graphs_have_only_static_shapes(exported):
     """What TensorRT and ONNX Runtime's CUDA provider need: every input, output and
     intermediate value has a fixed shape (no symbolic dimension) in both graphs."""

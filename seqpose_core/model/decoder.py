@@ -30,7 +30,7 @@ from seqpose_core.model.denoising import DenoisingQueries, build_denoising, grou
 from seqpose_core.model.heading import apply_heading, decode_heading
 from seqpose_core.model.memory import MemoryFrame
 from seqpose_core.model.position import QueryPositionEncoding
-from seqpose_core.model.rotation import rot6d_to_matrix
+from seqpose_core.model.rotation import ray_rotation, rot6d_to_matrix
 from seqpose_core.model.sampling import Pyramid, build_pyramid
 from seqpose_core.model.temporal import PoseAwareLayerNorm
 
@@ -269,6 +269,13 @@ class STSQDecoder(nn.Module):
             self._first = (key, layer.attend(q, pos, None), pos)
         return self._first[1], self._first[2]
 
+    def _camera_rotation(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+        """rotation (B, Q, 3, 3) as read, translation (B, Q, 3) -> object -> camera rotation. With
+        ``rotation_frame: ray`` the ray's turn is applied; the rotation loss does not move the centre."""
+        if self.cfg.rotation_frame == "camera":
+            return rotation
+        return ray_rotation(translation.detach()) @ rotation
+
     def _predict(
         self, head: PoseHead, q: torch.Tensor, anchors: torch.Tensor, k: torch.Tensor, hw: tuple[int, int]
     ) -> dict[str, torch.Tensor]:
@@ -280,7 +287,7 @@ class STSQDecoder(nn.Module):
             "logits": logits,
             "translation": translation,
             "rot6d": rot6d,
-            "rotation": rot6d_to_matrix(rot6d),
+            "rotation": self._camera_rotation(rot6d_to_matrix(rot6d), translation),
             "size": SIZE_PRIOR * torch.exp(log_size.clamp(-5, 3)),
         }
         heading = head.heading_logits(q)
