@@ -27,6 +27,7 @@ import torch
 from seqpose_core.assets import load_or_random
 from seqpose_core.categories import CLASS_NAMES
 from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.evaluation.predict import stream_subset
 from seqpose_core.predictor import Predictor
 
 DEPTH_BINS = (0.0, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, np.inf)  # metres
@@ -38,22 +39,18 @@ def ratios(
     """Per class name: (depth ratio, size ratio, true depth) of every answered object in every frame."""
     out: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     cos_limit = np.cos(np.radians(angle))
-    for scene in subset.scenes:
-        predictor.reset()
-        for ref in scene:
-            frame = subset.load(ref)
-            estimates = predictor.step(frame.rgb, frame.k, frame.stamp).estimates
-            o = frame.objects
-            for i in range(len(o)):
-                ray = o.translations[i] / np.linalg.norm(o.translations[i])
-                same = [e for e in estimates if e.class_id == o.class_ids[i]]
-                near = [e for e in same if ray @ e.translation / np.linalg.norm(e.translation) >= cos_limit]
-                if not near:
-                    continue
-                e = max(near, key=lambda e: e.score)
-                size = np.cbrt(np.prod(e.size) / np.prod(o.sizes[i]))
-                z = float(o.translations[i][2])
-                out[CLASS_NAMES[o.class_ids[i]]].append((e.translation[2] / z, size, z))
+    for frame, estimates in stream_subset(predictor, subset):
+        o = frame.objects
+        for i in range(len(o)):
+            ray = o.translations[i] / np.linalg.norm(o.translations[i])
+            same = [e for e in estimates if e.class_id == o.class_ids[i]]
+            near = [e for e in same if ray @ e.translation / np.linalg.norm(e.translation) >= cos_limit]
+            if not near:
+                continue
+            e = max(near, key=lambda e: e.score)
+            size = np.cbrt(np.prod(e.size) / np.prod(o.sizes[i]))
+            z = float(o.translations[i][2])
+            out[CLASS_NAMES[o.class_ids[i]]].append((e.translation[2] / z, size, z))
     return out
 
 

@@ -25,6 +25,7 @@ from seqpose_core.checkpoint import load_model
 from seqpose_core.data.frame import Objects
 from seqpose_core.data.nocs_dataset import NocsSubset
 from seqpose_core.estimates import PoseEstimate
+from seqpose_core.evaluation.predict import stream_subset
 from seqpose_core.geometry import rotation_error_deg
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 
@@ -53,19 +54,15 @@ def collect(checkpoint: Path, subset: NocsSubset, multi_frame: bool) -> tuple[di
     classes = model.cfg.classes
     predictor = Predictor(model, "cpu", multi_frame, DEFAULT_SCORE_THRESHOLD)
     errors, totals = defaultdict(list), defaultdict(int)
-    for scene in subset.scenes:
-        predictor.reset()
-        for ref in scene:
-            frame = subset.load(ref)
-            estimates = predictor.step(frame.rgb, frame.k, frame.stamp).estimates
-            o = frame.objects
-            for g, c in enumerate(o.class_ids):
-                symmetric = classes.is_symmetric(int(c), bool(o.handle_visible[g]))
-                label = classes.names[c] + ("" if symmetric or classes.names[c] != "mug" else ", handle seen")
-                totals[label] += 1
-                e = nearest(estimates, int(c), o.translations[g])
-                if e is not None:
-                    errors[label].append(pair_errors(e, o, g, symmetric))
+    for frame, estimates in stream_subset(predictor, subset):
+        o = frame.objects
+        for g, c in enumerate(o.class_ids):
+            symmetric = classes.is_symmetric(int(c), bool(o.handle_visible[g]))
+            label = classes.names[c] + ("" if symmetric or classes.names[c] != "mug" else ", handle seen")
+            totals[label] += 1
+            e = nearest(estimates, int(c), o.translations[g])
+            if e is not None:
+                errors[label].append(pair_errors(e, o, g, symmetric))
     return errors, totals
 
 

@@ -13,7 +13,7 @@ from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames, NocsSubset
 from seqpose_core.data.nocs_io import NocsFormatError, read_depth, read_meta, write_meta
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
 from seqpose_core.estimates import StepResult
-from seqpose_core.evaluation.predict import predict_subset
+from seqpose_core.evaluation.predict import predict_subset, stream_subset
 from seqpose_core.geometry import box_corners, project_points, transform_points
 
 
@@ -247,3 +247,12 @@ def test_evaluation_passes_each_frames_camera_motion_from_the_poses(synth_root, 
         pose_file.unlink()
     with pytest.raises(ValueError, match="no camera pose"):
         predict_subset(MotionLog(), NocsSubset(copy, "real_test"), camera_motion=True)
+
+
+def test_streaming_a_subset_resets_the_memory_per_scene_and_pairs_each_frame(synth_root):
+    data = NocsSubset(synth_root, "real_train")  # 2 scenes
+    log = MotionLog()
+    pairs = list(stream_subset(log, data))
+    assert [(f.scene, f.index) for f, _ in pairs] == [(r.scene.name, r.index) for s in data.scenes for r in s]
+    first_of_scene = [0, len(data.scenes[0]) + 1]  # each scene's reset before its first step
+    assert [i for i, m in enumerate(log.motions) if m == "reset"] == first_of_scene

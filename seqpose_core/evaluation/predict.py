@@ -8,6 +8,7 @@ from the scenes' camera poses (the synthetic scenes write them).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
@@ -71,6 +72,18 @@ def predict_subset(
         if track_log is not None:
             track_log.append(track_frame(frame.scene, frame.objects, estimates))
     return results
+
+
+def stream_subset(
+    predictor: StreamPredictor, subset: NocsSubset
+) -> Iterator[tuple[Frame, list[PoseEstimate]]]:
+    """Every frame of every scene in time order with the predictor's estimates, the memory reset
+    per scene: for benchmarks that pair estimates with a frame's objects themselves."""
+    for scene in subset.scenes:
+        predictor.reset()
+        for ref in scene:
+            frame = subset.load(ref)
+            yield frame, predictor.step(frame.rgb, frame.k, frame.stamp).estimates
 
 
 def motion_since(previous: Frame | None, frame: Frame) -> np.ndarray | None:
