@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--multi-frame", action="store_true", help="with the temporal memory (the node's default)")
     args = p.parse_args(argv)
     subset = NocsSubset(args.data, args.subset)
+    mode = "multi-frame" if args.multi_frame else "single-frame"
     for checkpoint in args.checkpoint:
-        mode = "multi-frame" if args.multi_frame else "single-frame"
         errors, totals = collect(checkpoint, subset, args.multi_frame)
         print(f"\n{checkpoint} on {args.data} ({mode}):\n\n{table(errors, totals)}", flush=True)
     return 0
