@@ -27,6 +27,8 @@ class SafeUnpickler(pickle.Unpickler):
             ("builtins", "dict"),
             ("builtins", "tuple"),
             ("builtins", "set"),
+            ("builtins", "bytes"),  # protocol 2 writes an empty array's data as bytes()
+            ("__builtin__", "bytes"),  # the same, named as Python 2 names it
         }
     )
 
