@@ -10,10 +10,10 @@ from pathlib import Path
 
 import cv2
 
-from seqpose_core.data.nocs_dataset import NocsSubset
+from seqpose_core.data.nocs_dataset import SUBSETS, NocsSubset
 from seqpose_core.synth.orbit import generate_videos
 from seqpose_core.synth.shapes import GENERATOR_CLASSES
-from seqpose_core.synth.writer import SynthConfig, generate
+from seqpose_core.synth.writer import LOOKS, SynthConfig, generate
 from seqpose_core.visualize import GT_COLOUR, draw_box, tile
 
 
@@ -21,6 +21,8 @@ def contact_sheet(root: str | Path, out: str | Path, per_scene: int = 3, columns
     """Frames of every scene with their GT boxes drawn from the label files, tiled into one PNG."""
     images = []
     for subset in ("real_train", "real_test"):
+        if not (Path(root) / SUBSETS[subset].images).is_dir():
+            continue  # e.g. --test-scenes 0
         data = NocsSubset(root, subset)
         for scene in data.scenes:
             for ref in scene[:: max(1, len(scene) // per_scene)][:per_scene]:
@@ -68,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--look",
+        choices=LOOKS,
+        default="randomized",
+        help="randomized (default): photo and pattern textures, varied distractors, random light and"
+        " camera effects, some scenes with no class; plain: the look the models up to #45 trained on",
+    )
     p.add_argument("--contact-sheet", type=Path, help="also write a PNG of frames with GT boxes here")
     p.add_argument(
         "--object-centric",
@@ -94,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqpose-synth: error: {args.out}/Real exists; choose a new folder", file=sys.stderr)
         return 2
     cfg = SynthConfig(
-        args.train_scenes, args.test_scenes, args.frames, args.height, args.width, args.seed, tuple(ids)
+        args.train_scenes,
+        args.test_scenes,
+        args.frames,
+        args.height,
+        args.width,
+        args.seed,
+        tuple(ids),
+        args.look,
     )
     start = time.perf_counter()
     counts = generate(args.out, cfg)

@@ -14,8 +14,10 @@ import trimesh
 from trimesh.ray.ray_pyembree import RayMeshIntersector
 
 from seqpose_core.geometry import rigid_transform
+from seqpose_core.synth.randomize import PLAIN_LIGHT, Lighting
 from seqpose_core.synth.scene import Scene
 from seqpose_core.synth.shapes import PART_HANDLE
+from seqpose_core.synth.textures import lookup
 
 BACKGROUND_ID = 255  # NOCS masks: 255 is background
 _ENV_TABLE, _ENV_ROOM = -1, -2
@@ -57,10 +59,14 @@ class SceneRenderer:
         self.face_owner = np.concatenate(owner)
         self.face_part = np.concatenate(parts)
         self.intersector = RayMeshIntersector(self.mesh)
-        self.light = np.array([0.4, 1.0, 0.3]) / np.linalg.norm([0.4, 1.0, 0.3])
 
     def render(
-        self, k: np.ndarray, cam_rot: np.ndarray, cam_pos: np.ndarray, size: tuple[int, int]
+        self,
+        k: np.ndarray,
+        cam_rot: np.ndarray,
+        cam_pos: np.ndarray,
+        size: tuple[int, int],
+        light: Lighting = PLAIN_LIGHT,
     ) -> RenderedFrame:
         """k (3, 3); cam_rot (3, 3) camera -> world; cam_pos (3,) world; size (H, W)."""
         h, w = size
@@ -79,8 +85,7 @@ class SceneRenderer:
         instance = np.full(h * w, BACKGROUND_ID, np.uint8)
         coord = np.zeros((h * w, 3), np.float32)
         rgb = np.zeros((h * w, 3))
-        normals = self.mesh.face_normals[tri]
-        shade = 0.35 + 0.65 * np.abs(normals @ self.light)
+        shade = light.shade(self.mesh.face_normals[tri])
         handle_pixels: dict[int, int] = {}
         for idx, obj in enumerate(self.scene.objects):
             hit = owner[ray] == idx
@@ -89,12 +94,12 @@ class SceneRenderer:
             local = (loc[hit] - obj.t) @ obj.rot
             coord[rays_o] = local / np.linalg.norm(obj.model.size) + 0.5
             part = self.face_part[tri[hit]]
-            rgb[rays_o] = obj.model.colors[part] * _stripes(local, obj.model.size)[:, None]
+            rgb[rays_o] = self._object_colour(idx, local, part)
             handle_pixels[obj.instance_id] = int(np.sum(part == PART_HANDLE))
         for env, colour in ((_ENV_TABLE, self._table_colour), (_ENV_ROOM, self._room_colour)):
             hit = owner[ray] == env
             rgb[ray[hit]] = colour(loc[hit])
-        rgb[ray] *= shade[:, None]
+        rgb[ray] *= shade
         noise = np.random.default_rng(self.scene.texture_seed + int(1e3 * cam_pos.sum()) % 1000).normal(
             0, 0.01, rgb.shape
         )
@@ -107,11 +112,27 @@ class SceneRenderer:
             handle_pixels=handle_pixels,
         )
 
+    def _object_colour(self, idx: int, local: np.ndarray, part: np.ndarray) -> np.ndarray:
+        """(N, 3) object-frame points of object ``idx`` and their part ids -> (N, 3) RGB."""
+        obj = self.scene.objects[idx]
+        look = self.scene.look
+        if look is not None and idx in look.objects:
+            texture, scale = look.objects[idx]
+            return lookup(texture, scale * (local[:, 0] + local[:, 2]), scale * local[:, 1])
+        return obj.model.colors[part] * _stripes(local, obj.model.size)[:, None]
+
     def _table_colour(self, p: np.ndarray) -> np.ndarray:
+        look = self.scene.look
+        if look is not None:
+            return lookup(look.table, look.table_scale * p[:, 0], look.table_scale * p[:, 2])
         grain = 0.85 + 0.15 * np.sin(40 * p[:, 0] + 6 * np.sin(7 * p[:, 2] + self.scene.texture_seed % 7))
         return self.scene.table_tint[None] * grain[:, None]
 
     def _room_colour(self, p: np.ndarray) -> np.ndarray:
+        look = self.scene.look
+        if look is not None:
+            u = np.arctan2(p[:, 0], p[:, 2]) * 4.0  # metres along a wall 4 m away
+            return lookup(look.wall, look.wall_scale * u, look.wall_scale * p[:, 1])
         band = 0.75 + 0.25 * np.sin(3 * p[:, 1] + np.arctan2(p[:, 0], p[:, 2]) * 5)
         return self.scene.wall_tint[None] * band[:, None]
 

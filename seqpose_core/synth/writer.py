@@ -31,18 +31,22 @@ from seqpose_core.data.nocs_io import (
     write_obj,
 )
 from seqpose_core.geometry import pose_to_srt, rigid_transform
+from seqpose_core.synth.camera_effects import apply_camera_effects
+from seqpose_core.synth.randomize import PLAIN_LIGHT, random_lighting
 from seqpose_core.synth.render import RenderedFrame, SceneRenderer
 from seqpose_core.synth.scene import (
     ALL_CLASS_IDS,
     DISTRACTOR_CLASS_ID,
     Scene,
     orbit_trajectory,
+    sample_randomized_scene,
     sample_scene,
 )
 from seqpose_core.synth.shapes import GENERATOR_CLASSES
 
 MIN_VISIBLE_PIXELS = 64  # at 640 x 480; scaled with the image area
 MIN_HANDLE_PIXELS = 10
+LOOKS = ("randomized", "plain")  # plain: the look of the data the models up to #45 trained on
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ class SynthConfig:
     width: int = 640
     seed: int = 0
     class_ids: tuple[int, ...] = ALL_CLASS_IDS  # the scenes' object classes (distractors aside)
+    look: str = "randomized"  # LOOKS: domain randomisation (synth/randomize.py) or the plain look
+
+    def __post_init__(self) -> None:
+        if self.look not in LOOKS:
+            raise ValueError(f"look {self.look!r}: expected one of {LOOKS}")
 
     @property
     def k(self) -> np.ndarray:
@@ -145,7 +154,8 @@ def _gt_pickle(label: dict, image_path: str) -> dict:
 
 def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator, cfg: SynthConfig) -> int:
     """Sample, render and write one scene video; returns the number of frames written."""
-    scene = sample_scene(rng, class_ids=cfg.class_ids)
+    randomized = cfg.look == "randomized"
+    scene = (sample_randomized_scene if randomized else sample_scene)(rng, class_ids=cfg.class_ids)
     names = _write_models(scene, root, split, scene_id)
     renderer = SceneRenderer(scene)
     rots, positions = orbit_trajectory(rng, cfg.frames)
@@ -157,7 +167,10 @@ def write_scene(root: Path, split: str, scene_id: int, rng: np.random.Generator,
     ]
     min_px = max(8, round(MIN_VISIBLE_PIXELS * cfg.height * cfg.width / (480 * 640)))
     for f, (rot, pos) in enumerate(zip(rots, positions, strict=True)):
-        view = renderer.render(cfg.k, rot, pos, (cfg.height, cfg.width))
+        light = random_lighting(rng) if randomized else PLAIN_LIGHT
+        view = renderer.render(cfg.k, rot, pos, (cfg.height, cfg.width), light)
+        if randomized:
+            view.rgb = apply_camera_effects(view.rgb, rng)
         label = _label(_annotations(scene, view, rot, pos, min_px), scene, names, test=split == "test")
         _write_frame(folder / f"{f:04d}_", view, meta, label)
         write_camera_pose(folder / f"{f:04d}_camera_pose.txt", rigid_transform(rot, pos))  # camera -> world
@@ -197,7 +210,7 @@ def generate(root: str | Path, cfg: SynthConfig) -> dict[str, int]:
         write_classes(root, Categories(GENERATOR_CLASSES.items[: max(cfg.class_ids)]))
     classes = ", ".join(GENERATOR_CLASSES.names[c] for c in cfg.class_ids)
     (root / "SYNTHETIC.txt").write_text(
-        f"seqpose synthetic NOCS-layout data, seed {cfg.seed}, {cfg.width}x{cfg.height}.\n"
+        f"seqpose synthetic NOCS-layout data, seed {cfg.seed}, {cfg.width}x{cfg.height}, {cfg.look} look.\n"
         f"Real/train: {cfg.train_scenes} scenes; Real/test (held out): {cfg.test_scenes} scenes;"
         f" {cfg.frames} frames each. Classes: {classes}.\n"
     )
