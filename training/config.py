@@ -31,6 +31,9 @@ class DataConfig:
     # of paste_root (e.g. a new category's self-labels) is pasted into a training item
     paste_root: str = ""
     paste_prob: float = 0.5
+    # photographs as negatives (seqpose_core/data/negatives.py): with this probability a training
+    # item is replaced by a crop of a training-side photo with no object in it
+    negative_prob: float = 0.0
 
 
 @dataclass
@@ -99,6 +102,8 @@ class TrainConfig:
                 raise ValueError(f"loss.{name} must be at least 1, got {getattr(self.loss, name)}")
         if not 0.0 <= self.data.paste_prob <= 1.0:
             raise ValueError(f"data.paste_prob must lie in [0, 1], got {self.data.paste_prob}")
+        if not 0.0 <= self.data.negative_prob <= 1.0:
+            raise ValueError(f"data.negative_prob must lie in [0, 1], got {self.data.negative_prob}")
         need = self.model.memory_frames + 1
         if 1 < self.data.clip_length < need and not self.data.allow_short_clips:
             raise ValueError(

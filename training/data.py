@@ -11,6 +11,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Sampler
 
 from seqpose_core.data.collate import collate_clips, collate_frames
 from seqpose_core.data.frame import Frame
+from seqpose_core.data.negatives import negative_clip
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
 from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.data.paste import paste_object
@@ -65,7 +66,8 @@ class Paster:
 
 
 class TrainSamples(torch.utils.data.Dataset):
-    """Wraps NocsFrames / NocsClips: paste (optional), resize-crop, then jitter; the random
+    """Wraps NocsFrames / NocsClips: a photo negative in place of the item (with
+    ``data.negative_prob``), else a paste (optional); then resize-crop and jitter; the random
     choices seeded by (seed, epoch, index)."""
 
     def __init__(
@@ -74,6 +76,7 @@ class TrainSamples(torch.utils.data.Dataset):
         self.base, self.seed, self.epoch = base, cfg.run.seed, 0
         self.size = cfg.model.input_size
         self.paster = paster
+        self.negative_prob = cfg.data.negative_prob
 
     def __len__(self) -> int:
         return len(self.base)
@@ -86,7 +89,11 @@ class TrainSamples(torch.utils.data.Dataset):
             seed=int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0])
         )
         item = self.base[i]
-        if self.paster is not None:
+        rng = np.random.default_rng([self.seed, self.epoch, i, 2])
+        if self.negative_prob > 0 and rng.random() < self.negative_prob:
+            clip = negative_clip(item if isinstance(item, list) else [item], rng)
+            item = clip if isinstance(item, list) else clip[0]
+        elif self.paster is not None:
             item = self.paster(item, np.random.default_rng([self.seed, self.epoch, i, 1]))
         return [self._one(f, jitter) for f in item] if isinstance(item, list) else self._one(item, jitter)
 

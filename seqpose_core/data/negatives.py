@@ -1,0 +1,78 @@
+"""Real photographs as training frames with no object: the only target is "no object".
+
+The network learns what is *not* one of its classes only from images that hold none. The
+algorithm, for one training item:
+
+1. Draw a training-side photo (``photos.TRAINING_PHOTOS``; never an evaluation photo, never one
+   that shows a class).
+2. Draw a crop of the target's aspect, its side a random share (``crop``) of the largest that
+   fits, at a random place; flip it left-right with probability one half.
+3. A clip moves the crop a few pixels per frame (``drift_px``), as a camera does.
+4. Each frame is resized to the target size and gets the target's intrinsics. Its targets
+   are empty: no object (the set head's background class), background in the segmentation,
+   and depth and normals unknown (0, which the dense losses skip).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from seqpose_core.data.frame import Frame, Objects
+from seqpose_core.data.photos import training_photos
+
+BACKGROUND_INSTANCE = 255
+
+
+@dataclass(frozen=True)
+class NegativeConfig:
+    crop: tuple[float, float] = (0.35, 1.0)  # crop side / the largest crop of the target's aspect
+    drift_px: float = 6.0  # per frame, in the photo's pixels, at most
+
+
+NEGATIVES = NegativeConfig()
+
+
+def empty_frame(rgb: np.ndarray, k: np.ndarray, scene: str, index: int, stamp: float) -> Frame:
+    """A frame of ``rgb`` (H, W, 3) with no object and unknown depth and normals."""
+    h, w = rgb.shape[:2]
+    return Frame(
+        rgb=rgb,
+        k=k,
+        depth=np.zeros((h, w), np.float32),
+        normals=np.zeros((h, w, 3), np.float32),
+        class_mask=np.zeros((h, w), np.uint8),
+        instance_mask=np.full((h, w), BACKGROUND_INSTANCE, np.uint8),
+        objects=Objects(),
+        scene=scene,
+        index=index,
+        stamp=stamp,
+    )
+
+
+def negative_clip(
+    like: list[Frame], rng: np.random.Generator, cfg: NegativeConfig = NEGATIVES
+) -> list[Frame]:
+    """A clip of a training photo shaped like ``like`` (sizes, intrinsics and stamps kept)."""
+    photos = training_photos()
+    which = int(rng.integers(len(photos)))
+    photo = photos[which]
+    if rng.random() < 0.5:
+        photo = photo[:, ::-1]
+    ph, pw = photo.shape[:2]
+    h, w = like[0].size
+    full = min(ph / h, pw / w)  # the largest crop of the target's aspect, in photo pixels per pixel
+    scale = full * rng.uniform(*cfg.crop)
+    ch, cw = h * scale, w * scale
+    y, x = rng.uniform(0, ph - ch), rng.uniform(0, pw - cw)
+    step = rng.uniform(-cfg.drift_px, cfg.drift_px, 2)
+    out = []
+    for t, frame in enumerate(like):
+        y_t = int(np.clip(y + t * step[0], 0, ph - ch))
+        x_t = int(np.clip(x + t * step[1], 0, pw - cw))
+        crop = photo[y_t : y_t + max(1, int(ch)), x_t : x_t + max(1, int(cw))]
+        rgb = cv2.resize(np.ascontiguousarray(crop), (w, h), interpolation=cv2.INTER_AREA)
+        out.append(empty_frame(rgb, frame.k, f"photo_{which}", t, frame.stamp))
+    return out
