@@ -39,10 +39,10 @@ def check_inputs(rgb: np.ndarray, k: np.ndarray, stamp: float) -> None:
         raise InputError(f"stamp must be a finite time in seconds, got {stamp}")
 
 
-def check_camera_motion(transform: np.ndarray) -> None:
-    """A camera motion must be a finite 4 x 4 rigid transform (p_current = T @ p_previous)."""
+def check_camera_motion(transform: np.ndarray, name: str = "camera_motion") -> None:
+    """A camera motion (p_current = T @ p_previous) or pose must be a finite 4 x 4 transform."""
     if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
-        raise InputError(f"camera_motion must be a finite 4 x 4 transform, got {transform.tolist()}")
+        raise InputError(f"{name} must be a finite 4 x 4 transform, got {transform.tolist()}")
 
 
 def check_intrinsics(k: np.ndarray, width: int, height: int) -> None:

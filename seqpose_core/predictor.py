@@ -4,8 +4,11 @@
 intrinsics with it), runs the network with the temporal memory of the stream, suppresses
 duplicate estimates and, in multi-frame mode, assigns each to a track with a stable id;
 it returns 9-DoF estimates in the camera's optical frame (metres, radians). Given the
-camera's motion since the previous frame, the memory's anchors and the tracks are moved
-into the current camera frame first. The memory and the tracks are reset by ``reset()``,
+camera's motion since the previous frame (or its pose in a fixed frame), the memory's anchors
+and the tracks are moved into the current camera frame first, and each tracked object's
+estimates are fused in the fixed frame (``tracking/fusion.py``: objects that stand still);
+without either, a camera declared static is its own fixed frame, and otherwise nothing is
+fused. The memory and the tracks are reset by ``reset()``,
 and by the predictor itself when time goes backwards or the gap since the last frame
 exceeds ``max_gap``; the step's ``StepResult`` says why. A frame whose stamp equals the
 last one, or lies at most ``late_tolerance`` before it, is refused (a late delivery, not a
@@ -22,11 +25,13 @@ import torch
 
 from seqpose_core.data.transforms import resize_crop_intrinsics
 from seqpose_core.estimates import UNTRACKED, PoseEstimate, StepResult
+from seqpose_core.geometry import camera_motion as motion_between
 from seqpose_core.inputs import InputError, check_camera_motion, check_inputs
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.model.stream import PREDICTIONS, StreamFrame, StreamMemory
 from seqpose_core.onnx_backend import DEFAULT_CACHE, check_backend, onnx_model, resolve_backend
 from seqpose_core.precision import autocast_dtype, check_precision, prepare_model
+from seqpose_core.tracking.fusion import FUSION, FusedObject, Fusion, FusionConfig
 from seqpose_core.tracking.suppression import SuppressionConfig, suppress_duplicates
 from seqpose_core.tracking.tracker import TrackerConfig, TrackManager
 
@@ -54,12 +59,19 @@ class Predictor:
         backend: str = "torch",
         onnx_cache: str = DEFAULT_CACHE,
         compile: bool = False,
+        fusion: FusionConfig | None = FUSION,
+        static_camera: bool = False,
+        network_memory: bool = True,
     ):
         """compile: torch.compile the whole per-frame network (``StreamFrame``, static shapes;
         on CUDA with CUDA graphs, mode "reduce-overhead"), compiled now, not on the first
         camera frame. precision: fp32, bf16 / int8 (the encoder), bf16-all / fp16-all (the
         whole network; ``seqpose_core.precision``). backend: torch, onnxruntime, or auto (ONNX
-        Runtime for fp32 on cpu, torch otherwise: ``resolve_backend``)."""
+        Runtime for fp32 on cpu, torch otherwise: ``resolve_backend``). fusion: how tracked
+        objects are fused in a fixed frame (multi-frame mode; None: not fused). static_camera:
+        a frame without camera motion means the camera did not move (else fusion pauses).
+        network_memory: False runs the network on each frame alone, as single-frame mode does,
+        while tracking and fusion still run (what fusion adds without the network's memory)."""
         self.suppression = suppression or SuppressionConfig()
         self.tracks = TrackManager(tracker)
         self.device = torch.device(device)
@@ -77,6 +89,11 @@ class Predictor:
         self.max_detections = max_detections
         self.max_gap, self.late_tolerance = max_gap, late_tolerance
         self.last_stamp: float | None = None
+        self.fusion = Fusion(model.cfg.classes, fusion) if multi_frame and fusion is not None else None
+        self.static_camera, self.network_memory = static_camera, network_memory
+        self.world_from_camera: np.ndarray | None = None  # the camera's pose in the fusion's fixed frame
+        self._pose_given = False  # whether that frame is the caller's (camera_pose) or the stream's own
+        self.last_pose: np.ndarray | None = None
 
     def _network(self, model: SeqPose, onnx_cache: str) -> Callable[..., tuple]:
         """The per-frame function: StreamFrame (eager or compiled) or its ONNX Runtime twin."""
@@ -112,6 +129,9 @@ class Predictor:
         self.memory.reset()
         self.tracks.reset()
         self.last_stamp = None
+        self.world_from_camera, self.last_pose = None, None
+        if self.fusion is not None:
+            self.fusion.reset()
 
     def _check_time(self, stamp: float) -> str:
         """Why this stamp starts the stream afresh ("" when it does not); a late frame raises."""
@@ -138,33 +158,86 @@ class Predictor:
 
     @torch.inference_mode()
     def step(
-        self, rgb: np.ndarray, k: np.ndarray, stamp: float, camera_motion: np.ndarray | None = None
+        self,
+        rgb: np.ndarray,
+        k: np.ndarray,
+        stamp: float,
+        camera_motion: np.ndarray | None = None,
+        camera_pose: np.ndarray | None = None,
     ) -> StepResult:
         """rgb uint8 (H, W, 3); k (3, 3) intrinsics of that image; stamp in seconds; camera_motion
         (4, 4) or None: p_current = camera_motion @ p_previous, the camera's motion since the
-        previous frame (multi-frame mode; ignored right after a reset). Raises InputError,
-        naming the input, for an input it cannot use (a late stamp included)."""
+        previous frame (multi-frame mode; ignored right after a reset); camera_pose (4, 4) or
+        None: camera -> a fixed frame (the node's ``fixed_frame``), in which objects are fused
+        (the motion follows from two poses when not given). Raises InputError, naming the
+        input, for an input it cannot use (a late stamp included)."""
         check_inputs(rgb, k, stamp)
-        if camera_motion is not None:
-            camera_motion = np.asarray(camera_motion, dtype=np.float64)
-            check_camera_motion(camera_motion)
+        camera_motion, camera_pose = (
+            None if m is None else np.asarray(m, dtype=np.float64) for m in (camera_motion, camera_pose)
+        )
+        for name, m in (("camera_motion", camera_motion), ("camera_pose", camera_pose)):
+            if m is not None:
+                check_camera_motion(m, name)
         reason = self._check_time(stamp)
         if reason:
             self.reset()
             reason = reason if self.multi_frame else ""  # single-frame mode has nothing to reset
+        fresh = self.last_stamp is None
+        if camera_motion is None and camera_pose is not None and self.last_pose is not None and not fresh:
+            camera_motion = motion_between(self.last_pose, camera_pose)
         image, k_in = self.prepare(rgb, k)
         if self.multi_frame and camera_motion is not None and self.last_stamp is not None:
             self._move(camera_motion, k_in)
         t = torch.tensor([stamp], dtype=torch.float64, device=self.device)
         self._mark_step()
         outputs = self.network(image, k_in, t, *self._state())
-        if self.multi_frame:
+        if self.multi_frame and self.network_memory:
             self.memory.update(self._own(outputs[len(PREDICTIONS) :]))
         self.last_stamp = stamp
         estimates = suppress_duplicates(self._estimates(outputs[: len(PREDICTIONS)]), self.suppression)
         if self.multi_frame:
             estimates = self.tracks.update(estimates, stamp)
+        if self.fusion is not None:
+            estimates = self._fuse(estimates, stamp, fresh, camera_motion, camera_pose)
+        self.last_pose = camera_pose
         return StepResult(estimates[: self.max_detections], reason)
+
+    def _locate(
+        self, fresh: bool, camera_motion: np.ndarray | None, camera_pose: np.ndarray | None
+    ) -> np.ndarray | None:
+        """The camera's pose (4, 4) in the fusion's fixed frame, None when unknown: the given pose;
+        else the last one moved by the camera's motion (kept by a static camera); else, at the
+        start of a stream or after a loss, the current camera frame as a new fixed frame."""
+        if camera_pose is not None:
+            return camera_pose
+        known = self.world_from_camera is not None and not fresh
+        if known and camera_motion is not None:
+            return self.world_from_camera @ np.linalg.inv(camera_motion)
+        if known and self.static_camera:
+            return self.world_from_camera
+        if fresh or camera_motion is not None or self.static_camera:
+            return np.eye(4)
+        return None
+
+    def _fuse(
+        self,
+        estimates: list[PoseEstimate],
+        stamp: float,
+        fresh: bool,
+        camera_motion: np.ndarray | None,
+        camera_pose: np.ndarray | None,
+    ) -> list[PoseEstimate]:
+        world = self._locate(fresh, camera_motion, camera_pose)
+        given = camera_pose is not None
+        if world is None or given != self._pose_given:
+            self.fusion.reset()  # the fixed frame is lost, or another one: pooled views no longer apply
+        self.world_from_camera, self._pose_given = world, given
+        return estimates if world is None else self.fusion.update(estimates, world, stamp)
+
+    def fused_objects(self) -> list[FusedObject]:
+        """The fused objects of the stream in its fixed frame (the given camera poses' frame, else
+        the camera frame where fusion began), those out of view included for a while."""
+        return self.fusion.fused_objects() if self.fusion is not None else []
 
     def _state(self) -> tuple[torch.Tensor, ...]:
         return self.memory.buffers.tensors() if self.multi_frame else ()
