@@ -199,3 +199,35 @@ def test_a_camera_frame_is_an_image_and_its_camera_info_under_one_stamped_header
     assert (info.width, info.height, image.encoding) == (64, 48, "bgr8")
     np.testing.assert_array_equal(image_to_rgb(image), rgb)
     np.testing.assert_array_equal(camera_info_to_k(info), k)
+
+
+def test_fused_objects_carry_the_fixed_frame_pose_and_mark_those_out_of_view():
+    from seqpose_core.tracking.fusion import FusedObject
+    from seqpose_ros.node.fused_converters import (
+        UNSEEN_COLOUR,
+        to_fused_objects,
+        to_object_markers,
+        to_object_transforms,
+    )
+
+    objects = [
+        FusedObject(
+            4, 6, "mug", 0.8, rotation_about_y(0.3), np.array([0.4, 0.1, 0.05]), np.full(3, 0.1), True, 9.5
+        ),
+        FusedObject(7, 2, "bowl", 0.5, np.eye(3), np.array([0.6, 0.0, 0.0]), np.full(3, 0.15), False, 7.0),
+    ]
+    world = Header(frame_id="base_link")
+    msg = to_fused_objects(objects, world, 9.5)
+    assert msg.header.frame_id == "base_link" and [o.track_id for o in msg.objects] == [4, 7]
+    assert [o.in_view for o in msg.objects] == [True, False]
+    assert [o.unseen_for for o in msg.objects] == [0.0, 2.5]
+    assert msg.objects[0].pose.position.x == pytest.approx(0.4) and msg.objects[1].size.x == pytest.approx(
+        0.15
+    )
+    tf = to_object_transforms(objects, world, "seqpose/")
+    assert [t.child_frame_id for t in tf.transforms] == ["seqpose/object_mug_4", "seqpose/object_bowl_7"]
+    assert all(t.header.frame_id == "base_link" for t in tf.transforms)
+    markers = to_object_markers(objects, world, 0.5).markers
+    boxes = [m for m in markers if m.ns == "object_boxes"]
+    assert boxes[0].color != UNSEEN_COLOUR and boxes[1].color == UNSEEN_COLOUR
+    assert [m.text for m in markers if m.ns == "object_labels"] == ["mug_4 0.80", "bowl_7 0.50 (unseen)"]

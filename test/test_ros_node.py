@@ -296,8 +296,9 @@ def test_a_moving_camera_in_tf_moves_the_memory_and_tracks_as_the_predictor_does
     background, checkpoint, frames, rig
 ):
     """fixed_frame: the node looks up world <- camera on /tf at each image's stamp and hands the
-    motion since the last frame to the Predictor: its TF frame names are those of a Predictor
-    given the same motion (a static object under a moving camera keeps its id: test_tracking)."""
+    motion since the last frame and the pose to the Predictor: its detections are those of a
+    Predictor given the same poses (a static object under a moving camera keeps its id:
+    test_tracking), fused in the fixed frame, and ~/objects holds the fused objects in "world"."""
     node = start_node(background, checkpoint, fixed_frame="world")
     tf_pub = rig.node.create_publisher(TFMessage, "/tf", QoSProfile(depth=100))
     rig.wait_for_node()
@@ -311,18 +312,27 @@ def test_a_moving_camera_in_tf_moves_the_memory_and_tracks_as_the_predictor_does
         send_and_wait(rig, node, frame, stamp, i + 1)
     rig.spin(0.3)
     predictor = Predictor(load_model(checkpoint), "cpu", score_threshold=THRESHOLD, max_detections=MAX_DET)
-    names = {
-        round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 3): [
-            f"{e.class_name}_{e.track_id}" for e in detections_to_estimates(m)
-        ]
-        for m in rig.got["/detections"]
-    }
+    got = {round(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, 3): m for m in rig.got["/detections"]}
     previous = None
     for frame, stamp in zip(frames, stamps, strict=True):
         motion = None if previous is None else np.linalg.inv(frame.camera_pose) @ previous
-        expected = predictor.step(frame.rgb, frame.k, stamp, camera_motion=motion).estimates
-        assert names[round(stamp, 3)] == [f"{e.class_name}_{e.track_id}" for e in expected]
+        expected = predictor.step(frame.rgb, frame.k, stamp, motion, frame.camera_pose).estimates
+        published = detections_to_estimates(got[round(stamp, 3)])
+        assert [f"{e.class_name}_{e.track_id}" for e in published] == [
+            f"{e.class_name}_{e.track_id}" for e in expected
+        ]
+        for a, b in zip(published, expected, strict=True):
+            np.testing.assert_allclose(a.translation, b.translation, atol=1e-5)
         previous = frame.camera_pose
+    (last,) = [
+        m for m in rig.got["/seqpose/objects"] if m.header.stamp == got[round(stamps[-1], 3)].header.stamp
+    ]
+    assert last.header.frame_id == "world"
+    fused = {o.track_id: o for o in predictor.fused_objects()}
+    assert sorted(o.track_id for o in last.objects) == sorted(fused)
+    for o in last.objects:
+        p = o.pose.position
+        np.testing.assert_allclose([p.x, p.y, p.z], fused[o.track_id].translation, atol=1e-5)
     diag = {v.key: v.value for m in rig.got["/diagnostics"] for s in m.status for v in s.values}
     assert diag["camera_motion_unknown"] == "0"
 

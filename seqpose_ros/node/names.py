@@ -11,6 +11,8 @@ MARKERS = "markers"
 STATUS = "~/status"
 OVERLAY = "~/overlay"
 RESET = "~/reset"
+OBJECTS = "~/objects"
+OBJECT_MARKERS = "~/object_markers"
 
 
 def resolved(name: str, namespace: str = "/") -> str:

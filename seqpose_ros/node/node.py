@@ -25,7 +25,8 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import CameraInfo, Image
-from seqpose.msg import FrameStatus
+from seqpose.msg import FrameStatus, FusedObjects
+from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import MarkerArray
@@ -35,6 +36,7 @@ from seqpose_core.checkpoint import CheckpointError
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.onnx_backend import resolve_backend
 from seqpose_core.predictor import Predictor
+from seqpose_core.tracking.fusion import FusionConfig
 from seqpose_core.visualize import draw_estimates
 from seqpose_ros.node import names
 from seqpose_ros.node.converters import (
@@ -48,6 +50,7 @@ from seqpose_ros.node.converters import (
     to_markers,
     to_transforms,
 )
+from seqpose_ros.node.fused_converters import to_fused_objects, to_object_markers, to_object_transforms
 from seqpose_ros.node.params import DEFAULTS, RUNTIME, SPECS, NodeParams, check, cpu_threads, usage
 from seqpose_ros.node.pipeline import Rejected, StreamGuard, reason_kind
 from seqpose_ros.node.tf_out import TfOut
@@ -153,6 +156,8 @@ class SeqPoseNode(LifecycleNode):
                 max_detections=self.params.max_detections,
                 max_gap=self.params.max_gap,
                 late_tolerance=self.params.jump_back_reset,
+                fusion=FusionConfig(keep_unseen_s=self.params.keep_unseen) if self.params.fusion else None,
+                static_camera=self.params.static_camera and not self.params.fixed_frame,
             )
         except Exception as exc:  # torch: RuntimeError, AssertionError, ... for an unusable device
             cause = f"{exc.__class__.__name__}: {exc}"
@@ -178,6 +183,8 @@ class SeqPoseNode(LifecycleNode):
         self.pub_status = self.create_publisher(FrameStatus, names.STATUS, 10)
         # reliable, so that viewers of either reliability match; drawn only while subscribed
         self.pub_overlay = self.create_publisher(Image, names.OVERLAY, QoSProfile(depth=2))
+        self.pub_objects = self.create_publisher(FusedObjects, names.OBJECTS, 10)
+        self.pub_object_markers = self.create_publisher(MarkerArray, names.OBJECT_MARKERS, 10)
         self.tf_out = TfOut(self)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [
@@ -203,6 +210,8 @@ class SeqPoseNode(LifecycleNode):
                 self.tf_out.publisher,
                 self.pub_diag,
                 self.pub_overlay,
+                self.pub_objects,
+                self.pub_object_markers,
             )
         ]
         if self.params.fixed_frame:
@@ -276,7 +285,8 @@ class SeqPoseNode(LifecycleNode):
             stamp, frame = stamp_seconds(msg.header), frame_id(msg.header)
             self.guard.infos.wait_for(frame, stamp, self.params.camera_info_wait)
             rgb = image_to_rgb(msg)
-            result = self.guard.process(rgb, frame, stamp, self._camera_pose(frame, stamp))
+            pose = self._camera_pose(frame, stamp)
+            result = self.guard.process(rgb, frame, stamp, pose)
         except ConversionError as exc:
             self._reject(f"image: {exc}")
             return
@@ -288,6 +298,7 @@ class SeqPoseNode(LifecycleNode):
         self.pub_markers.publish(to_markers(result.estimates, header, self.params.marker_lifetime))
         if self.params.publish_tf and result.estimates:
             self.tf_out.publish(to_transforms(result.estimates, header, self.params.frame_prefix))
+        self._publish_objects(header, stamp, self._objects_frame(frame, pose))
         if self.pub_overlay.get_subscription_count() > 0:  # drawn only for someone watching
             overlay = draw_estimates(rgb, result.k, result.estimates)  # rgb: this frame's own copy
             self.pub_overlay.publish(rgb_to_image(overlay, header, "rgb8"))
@@ -298,6 +309,27 @@ class SeqPoseNode(LifecycleNode):
         if result.reset_reason:
             self._log("reset", f"temporal memory reset: {result.reset_reason}", warning=False)
 
+    def _objects_frame(self, frame: str, pose: np.ndarray | None) -> str:
+        """The frame the fused objects are in after this image: fixed_frame when TF gave the camera's
+        pose, the camera's own frame for a static camera, '' when nothing was fused."""
+        p = self.params
+        if not (p.fusion and p.multi_frame):
+            return ""
+        if p.fixed_frame:
+            return p.fixed_frame if pose is not None else ""
+        return frame if p.static_camera else ""
+
+    def _publish_objects(self, image_header: Header, stamp: float, fixed: str) -> None:
+        """~/objects, ~/object_markers and the objects' TF frames, in the fixed frame."""
+        if not fixed:
+            return
+        objects = self.guard.fused_objects()
+        header = Header(stamp=image_header.stamp, frame_id=fixed)
+        self.pub_objects.publish(to_fused_objects(objects, header, stamp))
+        self.pub_object_markers.publish(to_object_markers(objects, header, self.params.marker_lifetime))
+        if self.params.publish_tf and objects:
+            self.tf_out.publish(to_object_transforms(objects, header, self.params.frame_prefix))
+
     def _camera_pose(self, frame: str, stamp: float) -> np.ndarray | None:
         """Camera -> fixed_frame at the image's stamp (moving-camera mode), None if TF lacks it."""
         if self.camera_poses is None:
@@ -307,6 +339,7 @@ class SeqPoseNode(LifecycleNode):
             self.guard.counters.count("motion_unknown")
             fixed = self.params.fixed_frame
             text = f"no transform {fixed!r} <- {frame!r} at {stamp:.3f} s: camera taken as static"
+            text += ", fusion restarts" if self.params.fusion else ""
             self._log("tf", text)
         return pose
 

@@ -75,6 +75,15 @@ class NodeParams:
         " moves the memory and tracks; '' = a static camera",
     )
     tf_wait: float = param(0.05, "seconds an image waits for the camera's transform", 0.0, 1.0, runtime=True)
+    fusion: bool = param(
+        True,
+        "fuse each tracked object's estimates in fixed_frame (static objects; multi_frame; needs"
+        " fixed_frame or static_camera) and publish them on ~/objects",
+    )
+    static_camera: bool = param(
+        False, "without fixed_frame: the camera does not move, so its own frame is the fixed frame"
+    )
+    keep_unseen: float = param(10.0, "seconds a fused object stays on ~/objects out of view", 0.0, 3600.0)
     marker_lifetime: float = param(0.5, "seconds RViz keeps a marker", 0.0, 3600.0, runtime=True)
     diagnostics_period: float = param(1.0, "seconds between /diagnostics messages", 0.05, 3600.0)
     autostart: bool = param(False, "configure and activate without a lifecycle manager (at start)")

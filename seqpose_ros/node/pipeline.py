@@ -18,6 +18,7 @@ import numpy as np
 from seqpose_core.geometry import camera_motion
 from seqpose_core.inputs import InputError
 from seqpose_core.predictor import PoseEstimate, Predictor
+from seqpose_core.tracking.fusion import FusedObject
 
 
 class Rejected(ValueError):
@@ -210,7 +211,7 @@ class StreamGuard:
     ) -> FrameResult:
         """Run one frame; raises Rejected (counted) for inputs that cannot be used.
         camera_pose: (4, 4) camera -> a fixed frame at this stamp, when the camera moves and TF
-        knows it; the memory and tracks then follow the camera."""
+        knows it; the memory and tracks then follow the camera, and objects are fused in that frame."""
         try:
             k, size = self.infos.lookup(frame_id, stamp)
             if size is not None and size != (rgb.shape[1], rgb.shape[0]):
@@ -221,7 +222,7 @@ class StreamGuard:
             requested = self._take_reset_request()
             reason = self._guard_stream(frame_id) or requested
             start = time.perf_counter()
-            result = self.predictor.step(rgb, k, stamp, self.camera_motion(camera_pose))
+            result = self.predictor.step(rgb, k, stamp, self.camera_motion(camera_pose), camera_pose)
         except (Rejected, InputError) as exc:  # anything else is the program's error, not the input's
             self.counters.reject(str(exc))
             raise Rejected(str(exc)) from exc
@@ -230,6 +231,10 @@ class StreamGuard:
         reason = result.reset_reason or reason
         self.last_pose = camera_pose
         return FrameResult(result.estimates, time.perf_counter() - start, reason, k)
+
+    def fused_objects(self) -> list[FusedObject]:
+        """The predictor's fused objects (the inference thread's, like ``process``)."""
+        return self.predictor.fused_objects()
 
     @property
     def memory_frames(self) -> int:

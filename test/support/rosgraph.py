@@ -10,7 +10,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, Image
-from seqpose.msg import FrameStatus
+from seqpose.msg import FrameStatus, FusedObjects
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
@@ -45,6 +45,7 @@ class CameraRig:
             ("/markers", MarkerArray),
             ("/seqpose/status", FrameStatus),
             ("/diagnostics", DiagnosticArray),
+            ("/seqpose/objects", FusedObjects),
         ):
             sub = self.node.create_subscription(kind, topic, lambda m, t=topic: self.got[t].append(m), qos)
             self.subs[topic] = sub
