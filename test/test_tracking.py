@@ -231,7 +231,10 @@ def test_the_embedded_model_keeps_track_ids_over_12_frames_of_a_fixed_scene(tmp_
     from seqpose_core.predictor import Predictor
     from seqpose_core.synth.writer import SynthConfig, generate
 
-    generate(tmp_path, SynthConfig(train_scenes=0, test_scenes=1, frames=12, height=240, width=320, seed=26))
+    generate(
+        tmp_path,
+        SynthConfig(train_scenes=0, test_scenes=1, frames=12, height=240, width=320, seed=26, look="plain"),
+    )
     log = []
     predictor = Predictor(load_model(default_checkpoint()), "cpu", multi_frame=True)
     predict_subset(predictor, NocsSubset(tmp_path, "real_test"), track_log=log)

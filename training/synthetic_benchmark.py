@@ -35,10 +35,15 @@ from seqpose_core.evaluation.tracking import tracking_metrics
 from seqpose_core.model.seqpose import SeqPose
 from seqpose_core.precision import PRECISIONS
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
+from seqpose_core.tracking.fusion import FUSION
 from seqpose_core.tracking.tracker import TrackerConfig
 from training.curves import plot_run
 
 COLUMNS = ("IoU25", "IoU50", "10cm", "10deg", "10deg10cm", "10deg5cm", "5deg5cm")
+# Fusion in the fixed frame (#46), given the scenes' camera poses: after the network's memory
+# (MF) and without it (SF: the network sees each frame alone; the tracker and fusion run).
+FUSED = (("SF + fusion", False, False, True), ("MF + fusion", True, False, True))
+FUSION_ALONE = ("SF + fusion",)
 
 
 class InputNoisePredictor(Predictor):
@@ -175,11 +180,17 @@ def main(argv: list[str] | None = None) -> int:
         ("MF + pose filter", True, True, False),
     ]
     if test.frames[0].file("camera_pose.txt").is_file():  # scenes that know their camera poses
-        variants.append(("MF + camera motion", True, False, True))
+        variants += [("MF + camera motion", True, False, True), *FUSED]
     for label, model in (("trained", trained), ("untrained", untrained)):
         for mode, mf, smooth, motion in variants if label == "trained" else variants[:2]:
             predictor = Predictor(
-                model, args.device, mf, args.score_threshold, tracker=TrackerConfig(smooth=smooth)
+                model,
+                args.device,
+                mf or mode in FUSION_ALONE,
+                args.score_threshold,
+                tracker=TrackerConfig(smooth=smooth),
+                fusion=FUSION if mode in dict.fromkeys(m for m, *_ in FUSED) else None,
+                network_memory=mode not in FUSION_ALONE,
             )
             rows.append(run_method(f"{label}, {mode}", predictor, test, args.out, motion, classes))
     for speedup in args.speedups:

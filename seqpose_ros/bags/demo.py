@@ -19,7 +19,7 @@ from seqpose_core.assets import default_checkpoint
 from seqpose_core.checkpoint import read_meta
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD
 from seqpose_core.synth.writer import SynthConfig, generate
-from seqpose_ros.bags.bag import write_nocs_bag
+from seqpose_ros.bags.bag import WORLD_FRAME, write_nocs_bag
 from seqpose_ros.bags.live import replay_live
 from seqpose_ros.bags.report import write_replay_report
 from seqpose_ros.node.graph_env import private_graph
@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     shutil.rmtree(args.out, ignore_errors=True)
     data, bag = args.out / "data", args.out / "scene_1.bag"
-    generate(data, SynthConfig(train_scenes=0, test_scenes=1, frames=args.frames, seed=DEMO_SEED))
+    generate(
+        data, SynthConfig(train_scenes=0, test_scenes=1, frames=args.frames, seed=DEMO_SEED, look="plain")
+    )
     write_nocs_bag(data, "real_test", "scene_1", bag)
     print(f"demo: recorded {args.frames} frames of a new synthetic scene in {bag}")
     replay = replay_live(
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         score_threshold=DEFAULT_SCORE_THRESHOLD,
         rate=args.rate,
         record=args.out / "recording",
+        fixed_frame=WORLD_FRAME,  # the bag's /tf: the node fuses each object's views in it
     )
     summary = write_replay_report(bag, replay, args.out / "report", str(ckpt or "random weights"))
     _print_accuracy(summary, ckpt)

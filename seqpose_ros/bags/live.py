@@ -98,10 +98,13 @@ class LiveReplay:
         score_threshold: float,
         record: Path | None = None,
         backend: str = "auto",
+        fixed_frame: str = "",
     ):
         """record: also write the inputs and the node's outputs into this new MCAP bag folder;
-        backend: the node's (torch to compare with an offline replay to the last digit)."""
+        backend: the node's (torch to compare with an offline replay to the last digit);
+        fixed_frame: the node's (the bag's /tf is played to it)."""
         self.bag, self.record, self.backend = Path(bag), record, backend
+        self.fixed_frame = fixed_frame
         self.recorder: Recorder | None = None
         self.checkpoint, self.multi_frame, self.score_threshold = checkpoint, multi_frame, score_threshold
         # the node names classes by its model's list; so does this reader
@@ -147,7 +150,7 @@ class LiveReplay:
             self.multi_frame,
             self.score_threshold,
             self.log,
-            {"backend": self.backend},
+            {"backend": self.backend, "fixed_frame": f"'{self.fixed_frame}'"},
         )
         self.node_proc = proc
         self._stack.callback(lambda: (os.killpg(proc.pid, signal.SIGTERM), proc.wait(timeout=10)))
@@ -238,9 +241,10 @@ def replay_live(
     timeout: float = 120.0,
     record: Path | None = None,
     backend: str = "auto",
+    fixed_frame: str = "",
 ) -> Replay:
     """Start the node, play the bag at ``rate``, collect detections until every image is accounted
     for; ``record``: also write inputs and outputs into this new MCAP bag folder (Foxglove);
-    ``backend``: the node's."""
-    with LiveReplay(bag, checkpoint, multi_frame, score_threshold, record, backend) as session:
+    ``backend``, ``fixed_frame``: the node's."""
+    with LiveReplay(bag, checkpoint, multi_frame, score_threshold, record, backend, fixed_frame) as session:
         return session.run(rate, timeout)
