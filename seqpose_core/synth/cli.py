@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         args.look,
     )
     start = time.perf_counter()
-    counts = generate(args.out, cfg)
+    counts = generate(args.out, cfg, progress=lambda line: print(f"seqpose-synth: {line}", flush=True))
     seconds = time.perf_counter() - start
     total = sum(counts.values())
     print(

@@ -11,6 +11,8 @@ model under ``obj_models/real_{train,test}``.
 from __future__ import annotations
 
 import pickle
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,7 @@ from seqpose_core.synth.shapes import GENERATOR_CLASSES
 
 MIN_VISIBLE_PIXELS = 64  # at 640 x 480; scaled with the image area
 MIN_HANDLE_PIXELS = 10
+PROGRESS_EVERY = 10  # scenes between progress lines
 LOOKS = ("randomized", "plain")  # plain: the look of the data the models up to #45 trained on
 
 
@@ -198,14 +201,23 @@ def _write_gt(root: Path, scene_id: int, frame: int, label: dict) -> None:
         pickle.dump(_gt_pickle(label, image_path), fh, protocol=2)
 
 
-def generate(root: str | Path, cfg: SynthConfig) -> dict[str, int]:
-    """Generate train and held-out test scenes (the synthetic benchmark's split) under ``root``."""
+def generate(
+    root: str | Path, cfg: SynthConfig, progress: Callable[[str], None] | None = None
+) -> dict[str, int]:
+    """Generate train and held-out test scenes (the synthetic benchmark's split) under ``root``;
+    ``progress`` receives a line every ``PROGRESS_EVERY`` scenes (scenes done, rate, time left)."""
     root = Path(root)
     rng = np.random.default_rng(cfg.seed)
     counts = {"train": 0, "test": 0}
+    total, start = cfg.train_scenes + cfg.test_scenes, time.perf_counter()
     for split, n in (("train", cfg.train_scenes), ("test", cfg.test_scenes)):
         for scene_id in range(1, n + 1):
             counts[split] += write_scene(root, split, scene_id, rng, cfg)
+            done = counts["train"] // cfg.frames + counts["test"] // cfg.frames
+            if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+                rate = done / (time.perf_counter() - start)
+                left = (total - done) / rate
+                progress(f"{done}/{total} scenes, {rate * cfg.frames:.1f} frames/s, about {left:.0f} s left")
     if max(cfg.class_ids) > len(NOCS):  # ids past the six: the list they refer to travels along
         write_classes(root, Categories(GENERATOR_CLASSES.items[: max(cfg.class_ids)]))
     classes = ", ".join(GENERATOR_CLASSES.names[c] for c in cfg.class_ids)
