@@ -157,3 +157,136 @@ def test_scenes_without_their_own_intrinsics_keep_the_subsets(tmp_path, synth_ro
     k = np.array([[100.0, 0, 40], [0, 101.0, 30], [0, 0, 1]])
     write_intrinsics(frames.subset.frames[0].scene / "intrinsics.txt", k)
     np.testing.assert_allclose(NocsFrames(root, "real_test")[0].k, k)
+
+
+def copy_bag(src, dst, extra=(), change=None):
+    """``src`` with more topics: ``extra`` (new topic, copied topic) pairs repeat a topic's messages;
+    ``change(topic, msg)`` may edit a message on its way."""
+    from rosbags.rosbag2 import Reader
+
+    ts = typestore()
+    with Reader(src) as reader, Writer(dst, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        conns = {c.topic: w.add_connection(c.topic, c.msgtype, typestore=ts) for c in reader.connections}
+        kinds = {c.topic: c.msgtype for c in reader.connections}
+        copies = {new: (old, w.add_connection(new, kinds[old], typestore=ts)) for new, old in extra}
+        for conn, t, raw in reader.messages():
+            msg = ts.deserialize_cdr(raw, conn.msgtype)
+            if change is not None:
+                change(conn.topic, msg)
+            w.write(conns[conn.topic], t, ts.serialize_cdr(msg, conn.msgtype))
+            for old, new_conn in copies.values():
+                if old == conn.topic:
+                    w.write(new_conn, t, ts.serialize_cdr(msg, conn.msgtype))
+    return dst
+
+
+def video_cli(bag, out, *flags):
+    from seqpose_ros.bags.video import main
+
+    return main([str(bag), "--out", str(out), "--category", "mug", "--fixed-frame", "base_link", *flags])
+
+
+def test_a_realsense_style_bag_with_several_candidate_topics_is_refused_by_name(bags, tmp_path, capsys):
+    src = bags / "orbit_1"
+    ir = copy_bag(src, tmp_path / "ir", [("/camera/infra1/image_rect_raw", "/camera/color/image_raw")])
+    assert video_cli(ir, tmp_path / "v0") == 2
+    err = capsys.readouterr().err
+    assert (
+        "/camera/infra1/image_rect_raw" in err and "/camera/color/image_raw" in err and "--image-topic" in err
+    )
+    assert video_cli(ir, tmp_path / "v1", "--image-topic", "/camera/color/image_raw") == 0
+
+
+def test_the_aligned_depth_and_the_colour_cameras_info_are_taken_by_default(bags, tmp_path):
+    from seqpose_ros.bags.video import image_topics, info_topic
+
+    bag = copy_bag(
+        bags / "orbit_1",
+        tmp_path / "rs",
+        [
+            ("/camera/depth/image_rect_raw", "/camera/aligned_depth_to_color/image_raw"),  # unaligned
+            ("/camera/infra1/camera_info", "/camera/color/camera_info"),
+        ],
+    )
+    assert image_topics(bag, None, None) == (
+        "/camera/color/image_raw",
+        "/camera/aligned_depth_to_color/image_raw",
+    )
+    assert info_topic(bag, "/camera/color/image_raw", None) == "/camera/color/camera_info"
+    assert (
+        info_topic(bag, "/camera/color/image_raw", "/camera/infra1/camera_info")
+        == "/camera/infra1/camera_info"
+    )
+    from seqpose_ros.bags.bag import BagError
+
+    with pytest.raises(BagError, match="no CameraInfo topic /nope"):
+        info_topic(bag, "/camera/color/image_raw", "/nope")
+
+
+def test_a_zero_k_and_a_path_that_is_not_a_bag_are_named(bags, tmp_path, capsys):
+    def zero_k(topic, msg):
+        if topic.endswith("camera_info"):
+            msg.k = np.zeros(9)
+
+    bad = copy_bag(bags / "orbit_1", tmp_path / "zero_k", change=zero_k)
+    assert video_cli(bad, tmp_path / "v") == 2
+    err = capsys.readouterr().err
+    assert "/camera/color/camera_info" in err and "K" in err and "Traceback" not in err
+    assert not (tmp_path / "v").exists()
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("not a bag")
+    assert video_cli(junk, tmp_path / "v") == 2
+    assert "not a readable ROS 2 bag" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def videos(recordings, bags, tmp_path_factory):
+    root = tmp_path_factory.mktemp("videos")
+    for i in range(len(recordings)):
+        assert video_cli(bags / f"orbit_{i}", root / f"orbit_{i}") == 0
+    return root
+
+
+def test_align_checks_its_request_before_the_long_work(videos, bags, tmp_path, capsys):
+    from seqpose_core.categories import Categories, Category
+    from seqpose_core.data.nocs_io import write_classes
+    from seqpose_core.selflabel.cli import main as align
+
+    with pytest.raises(SystemExit):
+        align([str(videos), "--truth", str(bags)])
+    assert "--truth is read by --evaluate alone" in capsys.readouterr().err
+    assert align([str(videos), "--checkpoint", str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors: no such file" in capsys.readouterr().err
+    clash = tmp_path / "clash"
+    write_classes(clash, Categories([Category("mug", symmetric=True)]))
+    assert align([str(videos), "--features", "none", "--labels", str(clash)]) == 2
+    err = capsys.readouterr().err
+    assert "'mug' is listed as" in err and "aligned" not in capsys.readouterr().out
+    bad = tmp_path / "bad_videos"
+    shutil.copytree(videos, bad)
+    for f in bad.glob("*/video.json"):
+        doc = json.loads(f.read_text())
+        f.write_text(json.dumps({**doc, "category": "Kettle 2"}))
+    assert align([str(bad), "--features", "none"]) == 2
+    assert "'Kettle 2'" in capsys.readouterr().err
+
+
+def test_labels_refuse_a_folder_with_scenes_unless_appended(videos, tmp_path, capsys):
+    from seqpose_core.selflabel.cli import main as align
+
+    labels = tmp_path / "labels"
+    args = [str(videos), "--features", "none", "--labels", str(labels)]
+    assert align(args) == 0
+    first = sorted(p.name for p in (labels / "Real" / "train").iterdir())
+    assert first == ["scene_1", "scene_2", "scene_3"]
+    capsys.readouterr()
+    assert align(args) == 2
+    assert (
+        "already holds 3 scenes" in capsys.readouterr().err
+        and "--append" in capsys.readouterr().err + "--append"
+    )
+    assert align([*args, "--append"]) == 0
+    assert sorted(p.name for p in (labels / "Real" / "train").iterdir()) == [
+        f"scene_{i}" for i in range(1, 7)
+    ]

@@ -38,7 +38,7 @@ from seqpose_core.assets import load_or_random
 from seqpose_core.categories import NOCS, Category
 from seqpose_core.selflabel.align import AlignConfig, CategoryAlignment, align_category
 from seqpose_core.selflabel.evaluate import accuracy, label_errors, rotation_errors
-from seqpose_core.selflabel.labels import label_classes, object_in_world, write_video_labels
+from seqpose_core.selflabel.labels import existing_scenes, label_classes, object_in_world, write_video_labels
 from seqpose_core.selflabel.network import ImagenetFeatures, NetworkMaps
 from seqpose_core.selflabel.reconstruct import Cloud, build_cloud
 from seqpose_core.selflabel.segment import Plane, geometry_masks
@@ -202,13 +202,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--evaluate", action="store_true", help="score against the truth (generated videos)")
     p.add_argument("--truth", type=Path, help="folder of <video>.truth.json (generated bags' truth)")
     p.add_argument("--labels", type=Path, help="also write NOCS-layout training labels: LABELS/Real/train")
-    p.add_argument("--first-scene", type=int, default=1, help="scene number of the first video's labels")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="--labels into a folder that has scenes: add these after them (numbering continues)",
+    )
     p.add_argument(
         "--symmetric",
         action="store_true",
         help="a new category (not a NOCS class) that is symmetric about its up axis (a bottle-like body)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.truth is not None and not args.evaluate:
+        p.error("--truth is read by --evaluate alone: add --evaluate, or drop --truth")
+    return args
+
+
+def first_label_scene(args: argparse.Namespace, category: Category) -> int:
+    """Checks of --labels and --checkpoint before any long work -> the first scene number to write.
+    A folder with scenes is refused unless --append; a class list that gives the category another
+    rule is refused; a missing checkpoint is named."""
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise VideoError(f"--checkpoint {args.checkpoint}: no such file")
+    if not args.labels:
+        return 1
+    scenes = existing_scenes(args.labels)
+    if scenes and not args.append:
+        raise VideoError(
+            f"--labels {args.labels} already holds {len(scenes)} scenes (up to scene_{scenes[-1]}):"
+            " add --append to continue after them, or choose a new folder"
+        )
+    label_classes(args.labels, category, write=False)
+    return scenes[-1] + 1 if scenes else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,10 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         videos = read_category(args.videos, need_depth=args.depth == "video")
         category = category_rule(videos[0].category, args.symmetric)
+        first_scene = first_label_scene(args, category)
+        if args.evaluate:
+            truths(videos, args.truth)  # missing truth files are named now, not after the alignment
         videos, clouds, modes = build_clouds(
             videos, args.depth, args.masks, args.features, args.checkpoint, args.allow_random_network
         )
-    except VideoError as exc:
+    except (VideoError, ValueError) as exc:  # ValueError: a category name no model can carry
         print(f"seqpose-align: error: {exc}", file=sys.stderr)
         return 2
     weight = args.appearance_weight if args.features != "none" else 0.0
@@ -243,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print(f"aligned {len(videos)} {doc['category']} videos to {result.reference} in {seconds:.1f} s: {out}")
     if args.labels:
-        write_labels(args.labels, args.first_scene, category, videos, clouds, result)
+        write_labels(args.labels, first_scene, category, videos, clouds, result)
     if args.evaluate:
         try:
             print(json.dumps(evaluate_alignment(videos, clouds, result, args.truth, category.symmetric)))

@@ -109,9 +109,10 @@ def write_video_labels(
     return written
 
 
-def label_classes(root: Path, category: Category) -> Categories:
+def label_classes(root: Path, category: Category, write: bool = True) -> Categories:
     """The class list of the label folder ``root`` with ``category`` in it (added at the end when
-    new), written to its classes.yaml. A name already listed must keep its symmetry rule."""
+    new), written to its classes.yaml unless ``write`` is False (a check before long work). A name
+    already listed must keep its symmetry rule."""
     try:
         classes = read_classes(root)
     except NocsFormatError as exc:
@@ -122,5 +123,13 @@ def label_classes(root: Path, category: Category) -> Categories:
             raise VideoError(f"{root}: {category.name!r} is listed as {known}, not {category}")
         return classes
     classes = classes.plus(category)
-    write_classes(root, classes)
+    if write:
+        write_classes(root, classes)
     return classes
+
+
+def existing_scenes(root: Path) -> list[int]:
+    """The scene numbers a label folder already holds (Real/train/scene_N), sorted."""
+    folder = root / "Real" / "train"
+    names = [p.name for p in folder.glob("scene_*")] if folder.is_dir() else []
+    return sorted(int(n.split("_", 1)[1]) for n in names if n.split("_", 1)[1].isdigit())

@@ -20,8 +20,9 @@ import numpy as np
 from rosbags.rosbag2 import Reader
 
 from seqpose_core.categories import Category
+from seqpose_core.inputs import InputError, check_intrinsics
 from seqpose_core.selflabel.videos import write_video
-from seqpose_ros.bags.bag import IMAGE, BagError, read_camera_bag, stamp_ns, typestore
+from seqpose_ros.bags.bag import IMAGE, INFO, BagError, read_camera_bag, stamp_ns, typestore
 from seqpose_ros.node import pixels
 from seqpose_ros.node.converters import ConversionError, to_stamped_transform
 from seqpose_ros.node.tf_buffer import TransformBuffer, TransformUnavailable
@@ -31,18 +32,54 @@ DEPTH_MATCH = 0.02  # seconds: a depth image belongs to the colour image nearest
 K_TOLERANCE = 1e-6  # relative: the intrinsics must not change within one recording
 
 
+def bag_topics(bag: Path) -> dict[str, str]:
+    """Topic -> message type of a bag; a path that is not a ROS 2 bag is a BagError naming it."""
+    if not bag.exists():
+        raise BagError(f"{bag}: no such bag")
+    try:
+        with Reader(bag) as reader:
+            return {c.topic: c.msgtype for c in reader.connections}
+    except Exception as exc:  # rosbags raises its own ReaderError, or OSError, for what is not a bag
+        raise BagError(f"{bag}: not a readable ROS 2 bag ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _one(candidates: list[str], bag: Path, what: str, flag: str) -> str | None:
+    """The single candidate topic; several: a BagError naming them and the flag that chooses."""
+    if len(candidates) > 1:
+        raise BagError(f"{bag}: several {what} topics could be meant: {candidates}; choose one with {flag}")
+    return candidates[0] if candidates else None
+
+
 def image_topics(bag: Path, image: str | None, depth: str | None) -> tuple[str, str | None]:
     """The colour and depth Image topics: the given ones, else the one without / with "depth"
-    in its name (no depth topic: an RGB-only recording)."""
-    with Reader(bag) as reader:
-        topics = [c.topic for c in reader.connections if c.msgtype == IMAGE]
+    in its name (no depth topic: an RGB-only recording). Where several could be meant (a
+    RealSense bag recorded with -a: infra-red images, aligned and unaligned depth), refuse and
+    name them."""
+    topics = sorted(t for t, kind in bag_topics(bag).items() if kind == IMAGE)
     for topic in (image, depth):
         if topic is not None and topic not in topics:
-            raise BagError(f"{bag}: no Image topic {topic}; the bag's are {sorted(topics)}")
-    colour = image or next((t for t in topics if "depth" not in t), None)
+            raise BagError(f"{bag}: no Image topic {topic}; the bag's are {topics}")
+    colour = image or _one([t for t in topics if "depth" not in t], bag, "colour Image", "--image-topic")
     if colour is None:
-        raise BagError(f"{bag}: no colour Image topic (have {sorted(topics)}); name it with --image-topic")
-    return colour, depth or next((t for t in topics if "depth" in t and t != colour), None)
+        raise BagError(f"{bag}: no colour Image topic (have {topics}); name it with --image-topic")
+    candidates = [t for t in topics if "depth" in t and t != colour]
+    aligned = [t for t in candidates if "align" in t]  # depth registered to the colour camera
+    return colour, depth or _one(aligned or candidates, bag, "depth Image", "--depth-topic")
+
+
+def info_topic(bag: Path, colour: str, info: str | None) -> str:
+    """The colour camera's CameraInfo topic: the given one, else the one beside the colour images
+    (same namespace), else the only one; several that could be meant are refused by name."""
+    infos = sorted(t for t, kind in bag_topics(bag).items() if kind == INFO)
+    if info is not None:
+        if info not in infos:
+            raise BagError(f"{bag}: no CameraInfo topic {info}; the bag's are {infos}")
+        return info
+    beside = [t for t in infos if t.rsplit("/", 1)[0] == colour.rsplit("/", 1)[0]]
+    found = _one(beside or infos, bag, f"CameraInfo (for {colour})", "--info-topic")
+    if found is None:
+        raise BagError(f"{bag}: no CameraInfo topic for {colour}")
+    return found
 
 
 def read_depths(bag: Path, topic: str) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -91,6 +128,14 @@ def read_tf(bag: Path) -> TransformBuffer:
     return buffer
 
 
+def check_k(bag: Path, topic: str, k: np.ndarray, shape: tuple[int, ...]) -> None:
+    """A CameraInfo's K must be a pinhole matrix for the images (a zero K is a driver's fault)."""
+    try:
+        check_intrinsics(k, shape[1], shape[0])
+    except InputError as exc:
+        raise BagError(f"{bag}: topic {topic}: {exc}") from exc
+
+
 def same_k(bag: Path, k: np.ndarray | None, new: np.ndarray, stamp: float) -> np.ndarray:
     """The recording's intrinsics: every frame's must be the first frame's."""
     if k is not None and not np.allclose(new, k, rtol=K_TOLERANCE, atol=0):
@@ -108,18 +153,22 @@ def bag_to_video(
     fixed_frame: str,
     every: int = 1,
     up: np.ndarray | None = None,
-    topics: tuple[str | None, str | None] = (None, None),
+    topics: tuple[str | None, str | None, str | None] = (None, None, None),
 ) -> tuple[int, bool]:
     """Every ``every``-th colour image of the bag with its camera -> fixed_frame pose and its
     aligned depth -> a video folder; up: the fixed frame's up direction, written for the
-    alignment (None: unknown); topics: the colour and depth topics (None: found by name).
+    alignment (None: unknown); topics: the colour, depth and CameraInfo topics (None: found by
+    name, ``image_topics`` and ``info_topic``).
     Images whose pose TF cannot give, or whose depth is missing, are skipped. Returns the
     frames written and whether they have depth."""
-    colour, depth_topic = image_topics(bag, *topics)
+    colour, depth_topic = image_topics(bag, *topics[:2])
+    info = info_topic(bag, colour, topics[2])
     tf = read_tf(bag)
     stamps, depths = read_depths(bag, depth_topic) if depth_topic else (np.zeros(0), [])
     rgbs, poses, kept_depth, k = [], [], [], None
-    for i, frame in enumerate(read_camera_bag(bag, image_topic=colour)):
+    for i, frame in enumerate(read_camera_bag(bag, image_topic=colour, info_topic=info)):
+        if i == 0:
+            check_k(bag, info, frame.k, frame.rgb.shape)
         if i % every:
             continue
         d = depth_at(stamps, depths, frame.stamp) if depth_topic else None
@@ -161,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--every", type=int, default=1, help="keep every n-th image")
     p.add_argument("--image-topic", help="the colour images (default: the Image topic without 'depth')")
     p.add_argument(
-        "--depth-topic", help="aligned depth, 16UC1 mm or 32FC1 m (default: the Image topic with 'depth')"
+        "--depth-topic",
+        help="aligned depth, 16UC1 mm or 32FC1 m (default: the Image topic with 'depth', aligned first)",
     )
+    p.add_argument("--info-topic", help="the colour camera's CameraInfo (default: the one beside the images)")
     p.add_argument(
         "--up",
         type=float,
@@ -176,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         Category(args.category)  # a name a model, a TF frame and a file can carry
         up = None if args.no_up else np.array(args.up)
-        topics = (args.image_topic, args.depth_topic)
+        topics = (args.image_topic, args.depth_topic, args.info_topic)
         n, depth = bag_to_video(
             args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up, topics
         )
