@@ -191,3 +191,17 @@ def test_a_camera_pose_sets_the_fixed_frame_of_the_fused_objects(model):
         np.testing.assert_allclose(world, by_id[e.track_id].translation, atol=1e-9)
     with pytest.raises(ValueError, match="camera_pose must be a finite 4 x 4"):
         p.step(frame(), K640, 0.5, camera_pose=np.full((4, 4), np.nan))
+
+
+def test_a_second_track_on_a_fused_object_is_its_duplicate_and_is_dropped():
+    fusion = Fusion(NOCS)
+    for i in range(3):
+        fusion.update([estimate(np.eye(3), [0, 0, 1.0], track=1)], np.eye(4), 0.1 * i)
+    out = fusion.update(
+        [estimate(np.eye(3), [0.01, 0, 1.0], track=9, score=0.9), estimate(np.eye(3), [0, 0, 1.0], track=1)],
+        np.eye(4),
+        0.3,
+    )
+    assert [e.track_id for e in out] == [1]  # track 9 stands on object 1, which track 1 answers
+    far = fusion.update([estimate(np.eye(3), [0.5, 0, 1.0], track=9)], np.eye(4), 0.4)
+    assert [e.track_id for e in far] == [1]  # the alias holds: track 9 is object 1 from now on

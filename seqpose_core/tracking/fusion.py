@@ -22,8 +22,9 @@ views can be pooled. Per track, the algorithm:
    axis alone, its heading the latest observation's.
 7. Express the fused pose in the current camera frame for publication.
 8. Re-identification: a new track whose first estimate lies within the gate of a fused object
-   of its class that is out of view continues that object, under its id (the tracker drops a
-   track after a few missed frames; the object is still where it was).
+   of its class that no other estimate of the frame answers continues that object, under its
+   id (the tracker drops a track after a few missed frames, or splits one; the object is still
+   where it was). A second estimate of an object in one frame is a duplicate and is dropped.
 
 When neither camera motion nor a static camera is known, nothing is fused (the Predictor
 publishes each frame's estimates as the tracker gives them).
@@ -31,7 +32,8 @@ publishes each frame's estimates as the tracker gives them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,13 +68,22 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def geometric_median(points: np.ndarray, weights: np.ndarray, iterations: int) -> np.ndarray:
-    """(N, 3) points, (N,) weights -> (3,) the weighted geometric median (Weiszfeld)."""
+    """(N, 3) points, (N,) weights -> (3,) the weighted geometric median (Weiszfeld), started from
+    the per-axis weighted median; stops early once a step is under 0.1 mm."""
     x = _weighted_median(points, weights)
     for _ in range(iterations):
-        d = np.maximum(np.linalg.norm(points - x, axis=1), 1e-4)
-        w = weights / d
-        x = (w[:, None] * points).sum(0) / w.sum()
+        diff = points - x
+        w = weights / np.maximum(np.sqrt(np.einsum("ij,ij->i", diff, diff)), 1e-4)
+        step = w @ diff / w.sum()
+        x = x + step
+        if step @ step < 1e-8:
+            break
     return x
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The cross product of two 3-vectors (numpy's is slow for one pair)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
 def _project_so3(m: np.ndarray) -> np.ndarray:
@@ -84,8 +95,8 @@ def _project_so3(m: np.ndarray) -> np.ndarray:
 def _align_up(rot: np.ndarray, up: np.ndarray) -> np.ndarray:
     """``rot`` turned by the least angle that brings its y axis onto ``up`` (unit)."""
     y = rot[:, 1]
-    axis = np.cross(y, up)
-    s, c = np.linalg.norm(axis), float(np.clip(y @ up, -1.0, 1.0))
+    axis = _cross(y, up)
+    s, c = math.sqrt(axis @ axis), float(np.clip(y @ up, -1.0, 1.0))
     if s < 1e-9:
         return rot if c > 0 else rot @ np.diag([1.0, -1.0, -1.0])
     k = axis / s
@@ -97,96 +108,102 @@ def _align_up(rot: np.ndarray, up: np.ndarray) -> np.ndarray:
 def _heading_from(up: np.ndarray, rot: np.ndarray) -> np.ndarray:
     """A rotation with y = ``up`` whose x is ``rot``'s x made orthogonal to it."""
     x = rot[:, 0] - (rot[:, 0] @ up) * up
-    if np.linalg.norm(x) < 1e-6:
+    if x @ x < 1e-12:
         x = rot[:, 2] - (rot[:, 2] @ up) * up
-    x /= np.linalg.norm(x)
-    return np.stack([x, up, np.cross(x, up)], axis=1)
+    x /= math.sqrt(x @ x)
+    return np.stack([x, up, _cross(x, up)], axis=1)
 
 
-@dataclass
 class ObjectFusion:
-    """One static object's pooled observations in the fixed frame, and their fusion."""
+    """One static object's pooled observations in the fixed frame, and their fusion.
 
-    symmetric: bool
-    cfg: FusionConfig = FUSION
-    rotations: list[np.ndarray] = field(default_factory=list)
-    translations: list[np.ndarray] = field(default_factory=list)
-    log_sizes: list[np.ndarray] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = field(default_factory=list)
-    restarts: int = 0
-    rotation: np.ndarray | None = None  # the fused pose, fixed frame
-    translation: np.ndarray | None = None
-    size: np.ndarray | None = None
+    The pool is a ring of ``window`` rows: rotation (9), centre (3), log size (3), score (1)."""
+
+    def __init__(self, symmetric: bool, cfg: FusionConfig = FUSION):
+        self.symmetric, self.cfg = symmetric, cfg
+        self.cos_vote, self.cos_up = np.cos(np.radians(cfg.vote_deg)), np.cos(np.radians(cfg.up_vote_deg))
+        self.pool = np.zeros((cfg.window, 16))
+        self.count = 0  # observations pooled since the (re)start; the ring holds min(count, window)
+        self.pending: list[np.ndarray] = []  # disagreeing observations (rows), in a row
+        self.restarts = 0
+        self.rotation: np.ndarray | None = None  # the fused pose, fixed frame
+        self.translation: np.ndarray | None = None
+        self.size: np.ndarray | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.pool[: min(self.count, self.cfg.window)]
+
+    @property
+    def rotations(self) -> np.ndarray:
+        return self.rows[:, :9].reshape(-1, 3, 3)
+
+    @property
+    def translations(self) -> np.ndarray:
+        return self.rows[:, 9:12]
 
     def add(self, rot: np.ndarray, t: np.ndarray, size: np.ndarray, score: float) -> None:
         """One observation in the fixed frame (steps 2-3), then the fusion (4-6)."""
-        obs = (rot, t, np.log(np.maximum(size, 1e-4)), max(score, 1e-3))
+        row = np.concatenate([rot.ravel(), t, np.log(np.maximum(size, 1e-4)), [max(score, 1e-3)]])
         if self.translation is not None and self._disagrees(t):
-            self.pending.append(obs)
+            self.pending.append(row)
             if len(self.pending) < self.cfg.restart_after:
                 return
-            centres = np.array([p[1] for p in self.pending])
+            centres = np.array([p[9:12] for p in self.pending])
             if np.linalg.norm(centres - centres.mean(0), axis=1).max() > self._gate():
                 self.pending = self.pending[1:]  # outliers that do not agree: no move
                 return
-            self._clear()
+            self.count, self.rotation = 0, None
             self.restarts += 1
             for p in self.pending:
-                self._pool(*p)
+                self._pool(p)
             self.pending = []
         else:
             self.pending = []
-            self._pool(*obs)
+            self._pool(row)
         self._fuse()
 
     def _gate(self) -> float:
-        half_diagonal = 0.5 * float(np.linalg.norm(self.size)) if self.size is not None else 0.0
+        half_diagonal = 0.5 * math.sqrt(self.size @ self.size) if self.size is not None else 0.0
         return max(self.cfg.move_gate_m, self.cfg.move_gate_rel * half_diagonal)
 
     def _disagrees(self, t: np.ndarray) -> bool:
-        return float(np.linalg.norm(t - self.translation)) > self._gate()
+        d = t - self.translation
+        return math.sqrt(d @ d) > self._gate()
 
-    def _clear(self) -> None:
-        self.rotations, self.translations, self.log_sizes, self.scores = [], [], [], []
-        self.rotation = None
-
-    def _pool(self, rot: np.ndarray, t: np.ndarray, log_size: np.ndarray, score: float) -> None:
-        for buf, value in zip(
-            (self.rotations, self.translations, self.log_sizes, self.scores),
-            (rot, t, log_size, score),
-            strict=True,
-        ):
-            buf.append(value)
-            del buf[: -self.cfg.window]
+    def _pool(self, row: np.ndarray) -> None:
+        self.pool[self.count % self.cfg.window] = row
+        self.count += 1
+        self.latest = row
 
     def _fuse(self) -> None:
-        w = np.array(self.scores)
-        self.translation = geometric_median(np.array(self.translations), w, self.cfg.median_iterations)
-        self.size = np.exp(_weighted_median(np.array(self.log_sizes), w))
-        rots = np.array(self.rotations)
-        up = self._up(rots[:, :, 1], w)
+        rows = self.rows
+        w = rows[:, 15]
+        self.translation = geometric_median(rows[:, 9:12], w, self.cfg.median_iterations)
+        self.size = np.exp(_weighted_median(rows[:, 12:15], w))
+        flat = rows[:, :9]
+        up = self._up(flat[:, 1::3], w)  # the y columns of the rotations
         if self.symmetric:
-            self.rotation = _heading_from(up, rots[-1])
+            self.rotation = _heading_from(up, self.latest[:9].reshape(3, 3))
         else:
-            self.rotation = _align_up(self._mode(rots, w), up)
+            self.rotation = _align_up(self._mode(flat, w), up)
 
     def _up(self, ups: np.ndarray, w: np.ndarray) -> np.ndarray:
-        agree = ups @ ups.T > np.cos(np.radians(self.cfg.up_vote_deg))
-        best = int(np.argmax(agree @ w))
-        mean = (w[agree[best]][:, None] * ups[agree[best]]).sum(0)
-        return mean / np.linalg.norm(mean)
+        agree = (ups @ ups.T > self.cos_up).astype(np.float64)
+        best = agree[int(np.argmax(agree @ w))] > 0
+        mean = w[best] @ ups[best]
+        return mean / math.sqrt(mean @ mean)
 
-    def _mode(self, rots: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The chordal mean of the largest score-weighted cluster of rotations (step 6)."""
-        candidates = rots if self.rotation is None else np.concatenate([rots, self.rotation[None]])
-        cos = (np.einsum("aij,bij->ab", candidates, rots) - 1) / 2  # cos of the angle between pairs
-        agree = cos > np.cos(np.radians(self.cfg.vote_deg))
+    def _mode(self, flat: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The chordal mean of the largest score-weighted cluster of rotations (step 6); flat (N, 9)."""
+        candidates = flat if self.rotation is None else np.vstack([flat, self.rotation.ravel()])
+        cos = (candidates @ flat.T - 1) / 2  # cos of the angle between each pair
+        agree = (cos > self.cos_vote).astype(np.float64)
         votes = agree @ w
         if self.rotation is not None:
             votes[-1] *= self.cfg.keep_bonus
-        best = agree[int(np.argmax(votes))]
-        return _project_so3((w[best][:, None, None] * rots[best]).sum(0))
+        best = agree[int(np.argmax(votes))] > 0
+        return _project_so3((w[best] @ flat[best]).reshape(3, 3))
 
 
 @dataclass
@@ -218,19 +235,15 @@ class Fusion:
         self.objects, self.latest, self.alias = {}, {}, {}
 
     def _object_id(self, e: PoseEstimate, centre: np.ndarray) -> int:
-        """The fused object this estimate belongs to (step 8)."""
+        """The fused object this estimate belongs to (step 8): its track's, else the nearest fused
+        object of its class within the gate (kept for the track from then on), else its own."""
         if e.track_id in self.objects:
             return e.track_id
         if e.track_id not in self.alias:
             best, best_d = e.track_id, np.inf
             for tid, obj in self.latest.items():
                 d = float(np.linalg.norm(obj.translation - centre))
-                if (
-                    not obj.in_view
-                    and obj.class_id == e.class_id
-                    and d < self.objects[tid]._gate()
-                    and d < best_d
-                ):
+                if obj.class_id == e.class_id and d < self.objects[tid]._gate() and d < best_d:
                     best, best_d = tid, d
             self.alias[e.track_id] = best
         return self.alias[e.track_id]
@@ -239,39 +252,51 @@ class Fusion:
         self, estimates: list[PoseEstimate], world_from_camera: np.ndarray, stamp: float
     ) -> list[PoseEstimate]:
         """Tracked estimates (camera frame, ``track_id`` set) and the camera's pose (4, 4) in the fixed
-        frame -> the same estimates with their objects' fused poses (camera frame)."""
+        frame -> the same estimates with their objects' fused poses (camera frame), in their order;
+        a second estimate of an object this frame already answered (a duplicate track) is dropped."""
         rwc, twc = world_from_camera[:3, :3], world_from_camera[:3, 3]
-        out, seen = [], set()
-        for e in estimates:
+        known = [i for i, e in enumerate(estimates) if e.track_id in self.objects or e.track_id in self.alias]
+        fresh = sorted(set(range(len(estimates))) - set(known))
+        out: dict[int, PoseEstimate] = {}
+        seen: set[int] = set()
+        for i in known + fresh:  # tracks with an object first, so that a new track finds its own
+            e = estimates[i]
             centre = rwc @ e.translation + twc
             tid = self._object_id(e, centre)
-            fusion = self.objects.get(tid)
-            if fusion is None:
-                symmetric = self.classes.is_symmetric(e.class_id, handle_visible=True)
-                fusion = self.objects[tid] = ObjectFusion(symmetric, self.cfg)
-            fusion.add(rwc @ e.rotation, centre, e.size, e.score)
+            if tid in seen:
+                continue
             seen.add(tid)
-            self.latest[tid] = FusedObject(
-                tid,
-                e.class_id,
-                e.class_name,
-                e.score,
-                fusion.rotation,
-                fusion.translation,
-                fusion.size,
-                True,
-                stamp,
-            )
-            out.append(
-                e.with_(
-                    track_id=tid,
-                    rotation=rwc.T @ fusion.rotation,
-                    translation=rwc.T @ (fusion.translation - twc),
-                    size=fusion.size.copy(),
-                )
+            fusion = self._fuse(tid, e, rwc @ e.rotation, centre, stamp)
+            out[i] = e.with_(
+                track_id=tid,
+                rotation=rwc.T @ fusion.rotation,
+                translation=rwc.T @ (fusion.translation - twc),
+                size=fusion.size.copy(),
             )
         self._age(seen, stamp)
-        return out
+        return [out[i] for i in sorted(out)]
+
+    def _fuse(
+        self, tid: int, e: PoseEstimate, rot: np.ndarray, centre: np.ndarray, stamp: float
+    ) -> ObjectFusion:
+        """Pool one observation (fixed frame) into object ``tid`` and record the object."""
+        fusion = self.objects.get(tid)
+        if fusion is None:
+            symmetric = self.classes.is_symmetric(e.class_id, handle_visible=True)
+            fusion = self.objects[tid] = ObjectFusion(symmetric, self.cfg)
+        fusion.add(rot, centre, e.size, e.score)
+        self.latest[tid] = FusedObject(
+            tid,
+            e.class_id,
+            e.class_name,
+            e.score,
+            fusion.rotation,
+            fusion.translation,
+            fusion.size,
+            True,
+            stamp,
+        )
+        return fusion
 
     def _age(self, seen: set[int], stamp: float) -> None:
         """Mark objects not seen now as out of view; forget them after ``keep_unseen_s``."""
