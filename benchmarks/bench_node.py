@@ -5,7 +5,7 @@ configuration. A short --period is a live stream (--period 0.0667: 15 Hz); the f
 had no time for are dropped and counted, and "answered" says how many it kept up with.
 
 Usage: python benchmarks/bench_node.py [--checkpoint CKPT] [--frames 30] [--period 0.5] [--overlay]
-[--compile] [--device cuda] [--precision bf16-all] [--backend onnxruntime]
+[--compile] [--device cuda] [--precision bf16-all] [--backend onnxruntime] [--static-camera]
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="the node's device parameter: cpu, cuda, ...")
     p.add_argument("--precision", default="fp32", help="the node's precision parameter")
     p.add_argument("--backend", default="auto", help="the node's backend parameter: auto, torch, onnxruntime")
+    p.add_argument(
+        "--static-camera",
+        action="store_true",
+        help="the node's static_camera: it fuses the objects and publishes ~/objects (#46)",
+    )
     args = p.parse_args()
     private_graph()  # this process and the node it starts, alone on a domain, README's DDS profile
     log = Path(tempfile.mkdtemp()) / "node.log"
@@ -52,6 +57,7 @@ def main() -> None:
         "precision": args.precision,
         "compile": str(args.compile).lower(),
         "backend": args.backend,
+        **({"static_camera": "true"} if args.static_camera else {}),
     }
     proc = start_node(args.checkpoint, "/bench/image", "/bench/camera_info", True, 0.3, log, params)
     rclpy.init()

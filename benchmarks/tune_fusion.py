@@ -34,11 +34,13 @@ VARIANTS = {
     "default": FUSION,
     "vote 15": replace(FUSION, vote_deg=15.0),
     "vote 40": replace(FUSION, vote_deg=40.0),
-    "vote 60": replace(FUSION, vote_deg=60.0),
     "vote 90": replace(FUSION, vote_deg=90.0),
     "vote 180 (a mean)": replace(FUSION, vote_deg=180.0),
     "no hysteresis": replace(FUSION, keep_bonus=1.0),
     "gate 10 cm": replace(FUSION, move_gate_m=0.10),
+    "re-id 0.5": replace(FUSION, reid_gate_rel=0.5),
+    "re-id 1.5": replace(FUSION, reid_gate_rel=1.5),
+    "re-id 2.0": replace(FUSION, reid_gate_rel=2.0),
 }
 
 

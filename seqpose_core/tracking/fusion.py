@@ -21,10 +21,11 @@ views can be pooled. Per track, the algorithm:
    minority of flipped headings is outvoted. A class symmetric about y is fused by its up
    axis alone, its heading the latest observation's.
 7. Express the fused pose in the current camera frame for publication.
-8. Re-identification: a new track whose first estimate lies within the gate of a fused object
-   of its class that no other estimate of the frame answers continues that object, under its
-   id (the tracker drops a track after a few missed frames, or splits one; the object is still
-   where it was). A second estimate of an object in one frame is a duplicate and is dropped.
+8. Re-identification: a new track whose first estimate lies within ``reid_gate_rel``
+   half-diagonals of a fused object of its class that no estimate of the frame answers
+   continues that object, under its id (the tracker drops a track after a few missed frames,
+   or splits one; the object is still where it was). A new track within the move gate of an
+   object this frame answered is its duplicate, and is dropped.
 
 When neither camera motion nor a static camera is known, nothing is fused (the Predictor
 publishes each frame's estimates as the tracker gives them).
@@ -50,6 +51,8 @@ class FusionConfig:
     move_gate_m: float = 0.05  # a centre farther than this (or move_gate_rel) from the fused one ...
     move_gate_rel: float = 0.5  # ... x the object's half-diagonal, whichever is larger, disagrees
     restart_after: int = 3  # disagreeing observations in a row (agreeing with each other) restart it
+    reid_gate_rel: float = 1.0  # a new track continues an object unseen this frame within this x its
+    # half-diagonal (at least move_gate_m); an object seen this frame takes it within the move gate
     median_iterations: int = 8  # Weiszfeld iterations of the geometric median
     keep_unseen_s: float = 10.0  # how long an object out of view stays among the fused objects
 
@@ -163,9 +166,10 @@ class ObjectFusion:
             self._pool(row)
         self._fuse()
 
-    def _gate(self) -> float:
+    def _gate(self, rel: float | None = None) -> float:
+        """The move gate (metres); with ``rel``, that share of the half-diagonal instead."""
         half_diagonal = 0.5 * math.sqrt(self.size @ self.size) if self.size is not None else 0.0
-        return max(self.cfg.move_gate_m, self.cfg.move_gate_rel * half_diagonal)
+        return max(self.cfg.move_gate_m, (self.cfg.move_gate_rel if rel is None else rel) * half_diagonal)
 
     def _disagrees(self, t: np.ndarray) -> bool:
         d = t - self.translation
@@ -234,16 +238,20 @@ class Fusion:
     def reset(self) -> None:
         self.objects, self.latest, self.alias = {}, {}, {}
 
-    def _object_id(self, e: PoseEstimate, centre: np.ndarray) -> int:
+    def _object_id(self, e: PoseEstimate, centre: np.ndarray, seen: set[int]) -> int:
         """The fused object this estimate belongs to (step 8): its track's, else the nearest fused
-        object of its class within the gate (kept for the track from then on), else its own."""
+        object of its class within its gate (kept for the track from then on), else its own. The
+        gate: the move gate for an object this frame already answered (a duplicate), the wider
+        re-identification gate for one it did not."""
         if e.track_id in self.objects:
             return e.track_id
         if e.track_id not in self.alias:
             best, best_d = e.track_id, np.inf
             for tid, obj in self.latest.items():
                 d = float(np.linalg.norm(obj.translation - centre))
-                if obj.class_id == e.class_id and d < self.objects[tid]._gate() and d < best_d:
+                fusion = self.objects[tid]
+                gate = fusion._gate() if tid in seen else fusion._gate(self.cfg.reid_gate_rel)
+                if obj.class_id == e.class_id and d < gate and d < best_d:
                     best, best_d = tid, d
             self.alias[e.track_id] = best
         return self.alias[e.track_id]
@@ -262,7 +270,7 @@ class Fusion:
         for i in known + fresh:  # tracks with an object first, so that a new track finds its own
             e = estimates[i]
             centre = rwc @ e.translation + twc
-            tid = self._object_id(e, centre)
+            tid = self._object_id(e, centre, seen)
             if tid in seen:
                 continue
             seen.add(tid)
