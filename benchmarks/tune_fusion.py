@@ -30,17 +30,15 @@ from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 from seqpose_core.tracking.fusion import FUSION, Fusion, FusionConfig
 
 Run = list[tuple[Frame, list[PoseEstimate]]]
-VARIANTS = {
+VARIANTS = {  # the settings compared on data/synth_val2 (docs/benchmarks.md); the first is the default
     "default": FUSION,
     "vote 15": replace(FUSION, vote_deg=15.0),
     "vote 40": replace(FUSION, vote_deg=40.0),
-    "vote 90": replace(FUSION, vote_deg=90.0),
     "vote 180 (a mean)": replace(FUSION, vote_deg=180.0),
     "no hysteresis": replace(FUSION, keep_bonus=1.0),
     "gate 10 cm": replace(FUSION, move_gate_m=0.10),
     "re-id 0.5": replace(FUSION, reid_gate_rel=0.5),
     "re-id 1.5": replace(FUSION, reid_gate_rel=1.5),
-    "re-id 2.0": replace(FUSION, reid_gate_rel=2.0),
 }
 
 

@@ -205,3 +205,25 @@ def test_a_second_track_on_a_fused_object_is_its_duplicate_and_is_dropped():
     assert [e.track_id for e in out] == [1]  # track 9 stands on object 1, which track 1 answers
     far = fusion.update([estimate(np.eye(3), [0.5, 0, 1.0], track=9)], np.eye(4), 0.4)
     assert [e.track_id for e in far] == [1]  # the alias holds: track 9 is object 1 from now on
+
+
+def test_two_classes_on_one_spot_are_one_object_whose_class_is_voted():
+    fusion = Fusion(NOCS)
+    mug, bowl = NOCS.id("mug"), NOCS.id("bowl")
+    for i in range(4):
+        fusion.update(
+            [estimate(np.eye(3), [0, 0, 1.0], size=(0.1, 0.1, 0.1), cls=mug, track=1)], np.eye(4), 0.1 * i
+        )
+    out = fusion.update(
+        [
+            estimate(np.eye(3), [0, 0, 1.0], size=(0.1, 0.1, 0.1), cls=mug, track=1),
+            estimate(np.eye(3), [0.01, 0, 1.0], size=(0.1, 0.1, 0.1), cls=bowl, track=2, score=0.9),
+        ],
+        np.eye(4),
+        0.5,
+    )
+    assert [(e.track_id, e.class_name) for e in out] == [(1, "mug")]
+    (alone,) = fusion.update(
+        [estimate(np.eye(3), [0, 0, 1.0], size=(0.1, 0.1, 0.1), cls=bowl, track=2, score=0.9)], np.eye(4), 0.6
+    )
+    assert (alone.track_id, alone.class_name) == (1, "mug")  # 4 x 0.5 for mug outvote 0.9 for bowl

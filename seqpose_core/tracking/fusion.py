@@ -25,7 +25,8 @@ views can be pooled. Per track, the algorithm:
    half-diagonals of a fused object of its class that no estimate of the frame answers
    continues that object, under its id (the tracker drops a track after a few missed frames,
    or splits one; the object is still where it was). A new track within the move gate of an
-   object this frame answered is its duplicate, and is dropped.
+   object, of any class, continues it too; if the object was answered this frame, the track
+   is its duplicate and is dropped. An object's class is its estimates' score-weighted vote.
 
 When neither camera motion nor a static camera is known, nothing is fused (the Predictor
 publishes each frame's estimates as the tracker gives them).
@@ -129,6 +130,7 @@ class ObjectFusion:
         self.count = 0  # observations pooled since the (re)start; the ring holds min(count, window)
         self.pending: list[np.ndarray] = []  # disagreeing observations (rows), in a row
         self.restarts = 0
+        self.votes: dict[int, float] = {}  # class id -> summed score of the estimates pooled
         self.rotation: np.ndarray | None = None  # the fused pose, fixed frame
         self.translation: np.ndarray | None = None
         self.size: np.ndarray | None = None
@@ -240,9 +242,9 @@ class Fusion:
 
     def _object_id(self, e: PoseEstimate, centre: np.ndarray, seen: set[int]) -> int:
         """The fused object this estimate belongs to (step 8): its track's, else the nearest fused
-        object of its class within its gate (kept for the track from then on), else its own. The
-        gate: the move gate for an object this frame already answered (a duplicate), the wider
-        re-identification gate for one it did not."""
+        object within its gate (kept for the track from then on), else its own. The gate: the
+        wider re-identification gate for an object of its class that no estimate of this frame
+        answered; the move gate otherwise (any class: two boxes on one spot are one object)."""
         if e.track_id in self.objects:
             return e.track_id
         if e.track_id not in self.alias:
@@ -250,8 +252,9 @@ class Fusion:
             for tid, obj in self.latest.items():
                 d = float(np.linalg.norm(obj.translation - centre))
                 fusion = self.objects[tid]
-                gate = fusion._gate() if tid in seen else fusion._gate(self.cfg.reid_gate_rel)
-                if obj.class_id == e.class_id and d < gate and d < best_d:
+                reid = tid not in seen and obj.class_id == e.class_id
+                gate = fusion._gate(self.cfg.reid_gate_rel) if reid else fusion._gate()
+                if d < gate and d < best_d:
                     best, best_d = tid, d
             self.alias[e.track_id] = best
         return self.alias[e.track_id]
@@ -275,8 +278,11 @@ class Fusion:
                 continue
             seen.add(tid)
             fusion = self._fuse(tid, e, rwc @ e.rotation, centre, stamp)
+            obj = self.latest[tid]
             out[i] = e.with_(
                 track_id=tid,
+                class_id=obj.class_id,
+                class_name=obj.class_name,
                 rotation=rwc.T @ fusion.rotation,
                 translation=rwc.T @ (fusion.translation - twc),
                 size=fusion.size.copy(),
@@ -290,13 +296,15 @@ class Fusion:
         """Pool one observation (fixed frame) into object ``tid`` and record the object."""
         fusion = self.objects.get(tid)
         if fusion is None:
-            symmetric = self.classes.is_symmetric(e.class_id, handle_visible=True)
-            fusion = self.objects[tid] = ObjectFusion(symmetric, self.cfg)
+            fusion = self.objects[tid] = ObjectFusion(False, self.cfg)
+        fusion.votes[e.class_id] = fusion.votes.get(e.class_id, 0.0) + e.score
+        cls = max(fusion.votes, key=fusion.votes.get)
+        fusion.symmetric = self.classes.is_symmetric(cls, handle_visible=True)
         fusion.add(rot, centre, e.size, e.score)
         self.latest[tid] = FusedObject(
             tid,
-            e.class_id,
-            e.class_name,
+            cls,
+            self.classes.names[cls],
             e.score,
             fusion.rotation,
             fusion.translation,

@@ -61,7 +61,7 @@ def _msg_folder(package: str) -> Path:
 
 # Message types that rosbags' Kilted store lacks: the project's own and the node's output.
 EXTRA_TYPES = {
-    "seqpose": ("ObjectAnnotation", "FrameAnnotations", "FrameStatus"),
+    "seqpose": ("ObjectAnnotation", "FrameAnnotations", "FrameStatus", "FusedObject", "FusedObjects"),
     "vision_msgs": (
         "ObjectHypothesis",
         "ObjectHypothesisWithPose",

@@ -1,5 +1,6 @@
 """Record a live replay into one MCAP for Foxglove: the played inputs and what the node
-publishes (detections, markers, the overlay image, TF), each at its image's stamp."""
+publishes (detections, markers, the overlay image, TF, the fused objects and their markers),
+each at its image's stamp."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rclpy.qos import QoSProfile
 from rclpy.serialization import serialize_message
 from rosbags.rosbag2 import StoragePlugin, Writer
 from sensor_msgs.msg import Image
+from seqpose.msg import FusedObjects
 from tf2_msgs.msg import TFMessage
 from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import MarkerArray
@@ -23,6 +25,8 @@ OUTPUTS = (
     (names.resolved(names.MARKERS), MarkerArray, "visualization_msgs/msg/MarkerArray"),
     (names.resolved(names.OVERLAY), Image, "sensor_msgs/msg/Image"),
     ("/tf", TFMessage, "tf2_msgs/msg/TFMessage"),  # the bag's camera poses and the node's objects
+    (names.resolved(names.OBJECTS), FusedObjects, "seqpose/msg/FusedObjects"),  # with fixed_frame
+    (names.resolved(names.OBJECT_MARKERS), MarkerArray, "visualization_msgs/msg/MarkerArray"),
 )
 
 
