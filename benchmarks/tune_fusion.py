@@ -39,6 +39,7 @@ VARIANTS = {  # the settings compared on data/synth_val2 (docs/benchmarks.md); t
     "gate 10 cm": replace(FUSION, move_gate_m=0.10),
     "re-id 0.5": replace(FUSION, reid_gate_rel=0.5),
     "re-id 1.5": replace(FUSION, reid_gate_rel=1.5),
+    "window 6": replace(FUSION, window=6),
 }
 
 

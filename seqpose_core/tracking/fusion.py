@@ -25,8 +25,8 @@ views can be pooled. Per track, the algorithm:
    half-diagonals of a fused object of its class that no estimate of the frame answers
    continues that object, under its id (the tracker drops a track after a few missed frames,
    or splits one; the object is still where it was). A new track within the move gate of an
-   object, of any class, continues it too; if the object was answered this frame, the track
-   is its duplicate and is dropped. An object's class is its estimates' score-weighted vote.
+   object of its class that this frame answered is its duplicate, and is dropped. An object's
+   class is its estimates' score-weighted vote.
 
 When neither camera motion nor a static camera is known, nothing is fused (the Predictor
 publishes each frame's estimates as the tracker gives them).
@@ -242,9 +242,10 @@ class Fusion:
 
     def _object_id(self, e: PoseEstimate, centre: np.ndarray, seen: set[int]) -> int:
         """The fused object this estimate belongs to (step 8): its track's, else the nearest fused
-        object within its gate (kept for the track from then on), else its own. The gate: the
-        wider re-identification gate for an object of its class that no estimate of this frame
-        answered; the move gate otherwise (any class: two boxes on one spot are one object)."""
+        object of its class within its gate (kept for the track from then on), else its own. The
+        gate: the move gate for an object this frame already answered (a duplicate), the wider
+        re-identification gate for one it did not. (Merging boxes of different classes on one
+        spot lost 0.7-1.4 points of IoU25 on the validation scenes.)"""
         if e.track_id in self.objects:
             return e.track_id
         if e.track_id not in self.alias:
@@ -252,9 +253,8 @@ class Fusion:
             for tid, obj in self.latest.items():
                 d = float(np.linalg.norm(obj.translation - centre))
                 fusion = self.objects[tid]
-                reid = tid not in seen and obj.class_id == e.class_id
-                gate = fusion._gate(self.cfg.reid_gate_rel) if reid else fusion._gate()
-                if d < gate and d < best_d:
+                gate = fusion._gate() if tid in seen else fusion._gate(self.cfg.reid_gate_rel)
+                if obj.class_id == e.class_id and d < gate and d < best_d:
                     best, best_d = tid, d
             self.alias[e.track_id] = best
         return self.alias[e.track_id]
