@@ -207,16 +207,12 @@ def test_a_second_track_on_a_fused_object_is_its_duplicate_and_is_dropped():
     assert [e.track_id for e in far] == [1]  # the alias holds: track 9 is object 1 from now on
 
 
-def test_an_objects_class_is_its_estimates_vote_and_another_class_is_another_object():
+def test_another_class_on_the_same_spot_is_another_object():
     fusion = Fusion(NOCS)
     mug, bowl = NOCS.id("mug"), NOCS.id("bowl")
     box = (0.1, 0.1, 0.1)
     for i in range(4):
         fusion.update([estimate(np.eye(3), [0, 0, 1.0], size=box, cls=mug, track=1)], np.eye(4), 0.1 * i)
-    (flipped,) = fusion.update(
-        [estimate(np.eye(3), [0, 0, 1.0], size=box, cls=bowl, track=1, score=0.9)], np.eye(4), 0.5
-    )
-    assert (flipped.track_id, flipped.class_name) == (1, "mug")  # 4 x 0.5 for mug outvote 0.9 for bowl
     both = fusion.update(
         [
             estimate(np.eye(3), [0, 0, 1.0], size=box, cls=mug, track=1),

@@ -26,7 +26,7 @@ views can be pooled. Per track, the algorithm:
    continues that object, under its id (the tracker drops a track after a few missed frames,
    or splits one; the object is still where it was). A new track within the move gate of an
    object of its class that this frame answered is its duplicate, and is dropped. An object's
-   class is its estimates' score-weighted vote.
+   class is its track's (the tracker's score-weighted vote).
 
 When neither camera motion nor a static camera is known, nothing is fused (the Predictor
 publishes each frame's estimates as the tracker gives them).
@@ -130,7 +130,6 @@ class ObjectFusion:
         self.count = 0  # observations pooled since the (re)start; the ring holds min(count, window)
         self.pending: list[np.ndarray] = []  # disagreeing observations (rows), in a row
         self.restarts = 0
-        self.votes: dict[int, float] = {}  # class id -> summed score of the estimates pooled
         self.rotation: np.ndarray | None = None  # the fused pose, fixed frame
         self.translation: np.ndarray | None = None
         self.size: np.ndarray | None = None
@@ -278,11 +277,8 @@ class Fusion:
                 continue
             seen.add(tid)
             fusion = self._fuse(tid, e, rwc @ e.rotation, centre, stamp)
-            obj = self.latest[tid]
             out[i] = e.with_(
                 track_id=tid,
-                class_id=obj.class_id,
-                class_name=obj.class_name,
                 rotation=rwc.T @ fusion.rotation,
                 translation=rwc.T @ (fusion.translation - twc),
                 size=fusion.size.copy(),
@@ -297,14 +293,12 @@ class Fusion:
         fusion = self.objects.get(tid)
         if fusion is None:
             fusion = self.objects[tid] = ObjectFusion(False, self.cfg)
-        fusion.votes[e.class_id] = fusion.votes.get(e.class_id, 0.0) + e.score
-        cls = max(fusion.votes, key=fusion.votes.get)
-        fusion.symmetric = self.classes.is_symmetric(cls, handle_visible=True)
+        fusion.symmetric = self.classes.is_symmetric(e.class_id, handle_visible=True)
         fusion.add(rot, centre, e.size, e.score)
         self.latest[tid] = FusedObject(
             tid,
-            cls,
-            self.classes.names[cls],
+            e.class_id,
+            e.class_name,
             e.score,
             fusion.rotation,
             fusion.translation,
