@@ -63,7 +63,8 @@ def run_photos(
         print(
             f"  {name} ({rgb.shape[1]}x{rgb.shape[0]}): " + ("; ".join(map(describe, found[name])) or "none")
         )
-        sheets.append(cv2.resize(draw_estimates(rgb, plausible_k(rgb), found[name]), (400, 300)))
+        drawn = draw_estimates(rgb.copy(), plausible_k(rgb), found[name])
+        sheets.append(cv2.resize(drawn, (400, 300)))
     return found, sheets
 
 

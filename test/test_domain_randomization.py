@@ -125,3 +125,9 @@ def test_training_items_become_photo_negatives_at_the_configured_rate(synth_root
         negative = [f.scene.startswith("photo_") and len(f.objects) == 0 for f in clip]
         assert negative == [prob == 1.0] * len(clip)
         assert clip[0].rgb.shape[:2] == tuple(cfg.model.input_size)  # resized like every item
+
+
+def test_a_shared_photo_cannot_be_drawn_on():
+    photo = photos.load_photo("coffee")
+    with pytest.raises(ValueError, match="read-only"):
+        photo[0, 0] = 0

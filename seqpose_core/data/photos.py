@@ -61,9 +61,16 @@ def _as_rgb(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[..., :3])
 
 
-@cache
 def load_photo(name: str) -> np.ndarray:
-    """The photo ``name`` as uint8 RGB (H, W, 3). Raises ValueError for a name in no role."""
+    """The photo ``name`` as uint8 RGB (H, W, 3), read-only (one copy is shared: copy it to draw on
+    it). Raises ValueError for a name in no role."""
+    photo = _load(name)
+    photo.flags.writeable = False
+    return photo
+
+
+@cache
+def _load(name: str) -> np.ndarray:
     if name not in (*TRAINING_PHOTOS, *EVALUATION_NEGATIVES, *EVALUATION_POSITIVES, "motorcycle_right"):
         raise ValueError(f"photo {name!r}: not one of the project's photos (seqpose_core/data/photos.py)")
     if name in _MATPLOTLIB:
