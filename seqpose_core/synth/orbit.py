@@ -11,7 +11,7 @@ camera on an arm, a z-up fixed frame, clutter on the table, no masks), which
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from seqpose_core.geometry import rigid_transform, rotation_about_y
 from seqpose_core.selflabel.videos import write_video
 from seqpose_core.synth.render import SceneRenderer
 from seqpose_core.synth.scene import PlacedObject, Scene, distractor, look_at
+from seqpose_core.synth.sensor import SensorConfig, colour_response, depth_faults, pose_error
 from seqpose_core.synth.shapes import GENERATOR_CLASSES, ObjectModel, make_object
 
 
@@ -117,7 +118,8 @@ class Recording:
     wrist_to_base (F, 4, 4): the arm's last link in base_link at each frame (the moving /tf);
     truth: the object's pose in base_link, its size and class, for the evaluator only;
     object_mask (F, H, W) bool: the renderer's mask of the object, never written to a bag (it
-    measures the segmentation that replaces it)."""
+    measures the segmentation that replaces it). With a sensor model (``sensor.py``), rgb and depth
+    carry the camera's faults and wrist_to_base the arm's: the TF's camera is not the true one."""
 
     category: str
     camera: str
@@ -127,6 +129,7 @@ class Recording:
     wrist_to_base: np.ndarray
     truth: dict
     object_mask: np.ndarray
+    tf_offset_s: float = 0.0  # TF stamps run this late against the images (sensor.py)
 
     @property
     def cam_to_base(self) -> np.ndarray:
@@ -157,8 +160,15 @@ def cluttered_table(model: ObjectModel, rng: np.random.Generator) -> tuple[Scene
     return scene, target
 
 
-def make_recording(class_id: int, rng: np.random.Generator, frames: int, size: tuple[int, int]) -> Recording:
-    """A new instance of class_id recorded on an orbit by one of the camera models."""
+def make_recording(
+    class_id: int,
+    rng: np.random.Generator,
+    frames: int,
+    size: tuple[int, int],
+    sensor: SensorConfig | None = None,
+) -> Recording:
+    """A new instance of class_id recorded on an orbit by one of the camera models; ``sensor``:
+    a real camera's and arm's faults (None: ideal, noise-free depth and exact TF)."""
     model = make_object(class_id, rng)
     scene, target = cluttered_table(model, rng)
     camera = str(rng.choice(sorted(CAMERA_MODELS)))
@@ -174,7 +184,7 @@ def make_recording(class_id: int, rng: np.random.Generator, frames: int, size: t
         "fixed_frame": "base_link",
         "world_up": BASE_UP.tolist(),
     }
-    return Recording(
+    rec = Recording(
         GENERATOR_CLASSES.names[class_id],
         camera,
         k,
@@ -183,4 +193,26 @@ def make_recording(class_id: int, rng: np.random.Generator, frames: int, size: t
         cam_to_base @ np.linalg.inv(WRIST_TO_OPTICAL),
         truth,
         np.stack([v.instance == target.instance_id for v in views]),
+    )
+    return rec if sensor is None else with_sensor(rec, cam_to_base, rng, sensor)
+
+
+def with_sensor(
+    rec: Recording, cam_to_base: np.ndarray, rng: np.random.Generator, cfg: SensorConfig
+) -> Recording:
+    """The recording as a real camera on a real arm gives it (``sensor.py``, steps 1-9): faulty
+    depth and colour, and a wrist on /tf that puts the camera where the calibration says."""
+    hand_eye = pose_error(rng, cfg.hand_eye_m, cfg.hand_eye_deg)  # true camera in the nominal one
+    wrist = cam_to_base @ np.linalg.inv(WRIST_TO_OPTICAL @ hand_eye)
+    joints = np.stack(
+        [pose_error(rng, cfg.joint_m * rng.random(), cfg.joint_deg * rng.random()) for _ in wrist]
+    )
+    red, blue = 1 + rng.uniform(-cfg.white_balance, cfg.white_balance, 2)
+    balance = np.array([red, 1.0, blue])
+    return replace(
+        rec,
+        rgb=colour_response(rec.rgb, rng.uniform(*cfg.gain), balance),
+        depth=np.stack([depth_faults(d, rng, cfg) for d in rec.depth]),
+        wrist_to_base=wrist @ joints,
+        tf_offset_s=cfg.time_offset_s,
     )

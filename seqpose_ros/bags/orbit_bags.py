@@ -28,6 +28,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from seqpose_core.geometry import rigid_transform
 from seqpose_core.synth.orbit import WRIST_TO_OPTICAL, Recording, make_recording
+from seqpose_core.synth.sensor import REALISTIC, SENSORS
 from seqpose_core.synth.shapes import GENERATOR_CLASSES
 from seqpose_ros.bags.bag import (
     BASE_TIME,
@@ -101,13 +102,14 @@ def write_recording_bag(rec: Recording, out: Path, depth_encoding: str = "16UC1"
         }
         for i, wrist in enumerate(rec.wrist_to_base):
             stamp = start + round(i / RATE * 1e9)
+            tf_stamp = stamp + round(rec.tf_offset_s * 1e9)  # a late TF clock (sensor model)
             shoulder = shoulder_pose(wrist)
             for parent, child, pose in (
                 (FIXED_FRAME, "shoulder_link", shoulder),
                 ("shoulder_link", "wrist_link", np.linalg.inv(shoulder) @ wrist),
             ):
-                msg = tf_msg(ts, header_msg(ts, stamp, parent), pose, child)
-                writer.write(tf, stamp, ts.serialize_cdr(msg, TF))
+                msg = tf_msg(ts, header_msg(ts, tf_stamp, parent), pose, child)
+                writer.write(tf, tf_stamp, ts.serialize_cdr(msg, TF))
             header = header_msg(ts, stamp, FRAME_ID)
             for key, msg in (
                 ("camera_info", info_msg(ts, header, rec.k, rec.rgb.shape[1:3])),
@@ -134,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--depth-encoding", choices=sorted(pixels.DEPTH_ENCODINGS), default="16UC1")
+    p.add_argument(
+        "--sensor",
+        choices=SENSORS,
+        default="ideal",
+        help="realistic: a D435-class camera's depth noise, holes and misregistration, a hand-eye"
+        " error, joint noise, a TF time offset, exposure and white balance (seqpose_core/synth/sensor.py)",
+    )
     args = p.parse_args(argv)
     try:
         cls = GENERATOR_CLASSES.id(args.category)
@@ -148,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         if bag.exists():
             print(f"seqpose-orbits: error: {bag} exists", file=sys.stderr)
             return 2
-        rec = make_recording(cls, rng, args.frames, (args.height, args.width))
+        sensor = REALISTIC if args.sensor == "realistic" else None
+        rec = make_recording(cls, rng, args.frames, (args.height, args.width), sensor)
         write_recording_bag(rec, bag, args.depth_encoding)
     print(
         f"wrote {args.count} {args.category} recordings to {args.out} in {time.perf_counter() - start:.1f} s"

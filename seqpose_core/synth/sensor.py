@@ -1,0 +1,111 @@
+"""A real wrist RGB-D camera's faults, for the robot recordings (``seqpose-orbits --sensor``).
+
+The generator's depth is otherwise noise-free and its TF exact. The realistic sensor, per
+recording (one camera, one calibration) and per frame:
+
+1. Depth noise: Gaussian, its standard deviation ``axial_noise`` x z² (a stereo camera's
+   error grows with the square of the distance; Intel's D400 datasheet: under 2 % at 2 m).
+2. A low-frequency bias: a smooth random field of amplitude ``bias_m`` (a stereo matcher's
+   sub-pixel errors vary slowly across the image).
+3. Holes: ``hole_share`` of the pixels lost in blobs, and every pixel beside a depth jump
+   larger than ``edge_jump_m`` (drivers remove the flying pixels there).
+4. Quantisation to ``quantisation_m`` (16UC1 millimetres).
+5. Misregistration: the aligned depth shifted ``misregistration_px`` pixels against the
+   colour image (a depth-to-colour extrinsic that is slightly off).
+6. A hand-eye calibration error: the TF's camera is off the true one by ``hand_eye_m`` and
+   ``hand_eye_deg`` in a random direction, the same for the whole recording.
+7. Joint noise: each frame's wrist pose on /tf off by up to ``joint_m`` and ``joint_deg``.
+8. A time offset of ``time_offset_s`` between the images and TF (TF stamps late).
+9. Exposure and white balance per recording (``camera_effects``, gain and balance only).
+
+The numbers are those of a D435-class camera on an arm: the datasheet's depth RMS error, a
+3 mm / 0.7 degree hand-eye residual as calibration toolboxes report them, encoders of 0.01
+degree over a 6-joint chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from seqpose_core.geometry import rigid_transform
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    axial_noise: float = 0.004  # sigma = axial_noise * z², metres (z in metres)
+    bias_m: float = 0.0015  # amplitude of the low-frequency bias
+    hole_share: float = 0.03  # of the pixels, in blobs
+    edge_jump_m: float = 0.03  # a depth step beyond this drops the pixels on both sides
+    quantisation_m: float = 0.001
+    misregistration_px: int = 1
+    hand_eye_m: float = 0.003
+    hand_eye_deg: float = 0.7
+    joint_m: float = 0.0005
+    joint_deg: float = 0.05
+    time_offset_s: float = 0.01
+    gain: tuple[float, float] = (0.8, 1.2)  # per recording
+    white_balance: float = 0.08  # red and blue gains in 1 +- this, per recording
+
+
+REALISTIC = SensorConfig()
+SENSORS = ("ideal", "realistic")
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: int = 6) -> np.ndarray:
+    """A field in [-1, 1] (H, W) that varies over about a sixth of the image."""
+    grid = rng.uniform(-1, 1, (cells, cells)).astype(np.float32)
+    return cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC).clip(-1, 1)
+
+
+def _holes(rng: np.random.Generator, shape: tuple[int, int], share: float) -> np.ndarray:
+    """(H, W) bool: blobs covering about ``share`` of the image."""
+    field = cv2.GaussianBlur(rng.random(shape).astype(np.float32), (0, 0), 2.0)
+    return field > np.quantile(field, 1 - share)
+
+
+def _edges(depth: np.ndarray, jump: float) -> np.ndarray:
+    """(H, W) bool: pixels with a neighbour more than ``jump`` nearer or farther."""
+    out = np.zeros(depth.shape, bool)
+    for axis in (0, 1):
+        step = np.abs(np.diff(depth, axis=axis)) > jump
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (0, 1)
+        out |= np.pad(step, pad)
+        pad[axis] = (1, 0)
+        out |= np.pad(step, pad)
+    return out
+
+
+def depth_faults(depth: np.ndarray, rng: np.random.Generator, cfg: SensorConfig = REALISTIC) -> np.ndarray:
+    """Steps 1-5 on one metric depth image (H, W), 0 = no return -> the faulty image (float32)."""
+    valid = depth > 0
+    z = depth.astype(np.float64)
+    z = z + rng.normal(0.0, 1.0, z.shape) * cfg.axial_noise * z**2
+    z = z + cfg.bias_m * _smooth_field(rng, z.shape)
+    z = np.round(z / cfg.quantisation_m) * cfg.quantisation_m
+    keep = valid & ~_holes(rng, z.shape, cfg.hole_share) & ~_edges(depth, cfg.edge_jump_m)
+    out = np.where(keep, z, 0.0).astype(np.float32)
+    shift = cfg.misregistration_px * np.array(rng.choice([-1, 1], 2))
+    return np.roll(out, tuple(shift), axis=(0, 1))
+
+
+def _turn(rng: np.random.Generator, deg: float) -> np.ndarray:
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    a = np.radians(deg)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
+
+
+def pose_error(rng: np.random.Generator, metres: float, deg: float) -> np.ndarray:
+    """A rigid error (4, 4): ``deg`` about a random axis and ``metres`` along a random direction."""
+    d = rng.normal(size=3)
+    return rigid_transform(_turn(rng, deg), metres * d / np.linalg.norm(d))
+
+
+def colour_response(rgb: np.ndarray, gain: float, balance: np.ndarray) -> np.ndarray:
+    """Step 9: uint8 (..., 3) under one exposure gain and (3,) white-balance gains."""
+    return np.clip(rgb.astype(np.float32) * gain * balance, 0, 255).round().astype(np.uint8)
