@@ -48,5 +48,8 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> os.PathLike:
     from seqpose_core.synth.writer import SynthConfig, generate
 
     root = tmp_path_factory.mktemp("synth")
-    generate(root, SynthConfig(train_scenes=2, test_scenes=1, frames=4, height=240, width=320, seed=11))
+    generate(
+        root,
+        SynthConfig(train_scenes=2, test_scenes=1, frames=4, height=240, width=320, seed=11, look="plain"),
+    )
     return root

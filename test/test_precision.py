@@ -14,16 +14,19 @@ from seqpose_core.predictor import Predictor
 # Stated tolerances on the embedded model's 10 best queries per frame, over this test's 4
 # frames with the memory carried: translation median and max (m), class probability median
 # and max, size median (m), rotation median (deg). Measured on the embedded model (ImageNet
-# EfficientNet-Lite0): bf16 (encoder) 0.45 / 8.8 cm, probability 0.006 / 0.073, size 0.35 mm,
-# rotation 0.53 deg; bf16-all (the whole network under bf16 autocast, for GPUs; measured on this
-# CPU) 0.29 / 13.0 cm, probability 0.007 / 0.062, size 0.31 mm, rotation 0.49 deg. The bounds
-# are about twice those. int8 quantises linear layers, which Lite0 has none of: it is refused
+# EfficientNet-Lite0, #36): bf16 (encoder) 0.45 / 8.8 cm, probability 0.006 / 0.073, size 0.35
+# mm, rotation 0.53 deg; bf16-all (the whole network under bf16 autocast, for GPUs; measured on
+# this CPU) 0.29 / 13.0 cm, probability 0.007 / 0.062, size 0.31 mm, rotation 0.49 deg. The
+# bounds are about twice those. The #45 model stays within them but for bf16-all's largest
+# probability change, 0.144 (bf16: 0.31 / 5.9 cm, 0.005 / 0.064, 0.27 mm, 0.45 deg; bf16-all
+# 0.23 / 6.0 cm, 0.004 / 0.144, 0.26 mm, 0.43 deg): that bound is twice it. int8 quantises
+# linear layers, which Lite0 has none of: it is refused
 # there and measured on the tiny ViT (random weights, seeded), where it moved nothing by more
 # than 1 mm.
 TOLERANCE = {
     "bf16": (0.01, 0.18, 0.012, 0.15, 0.0007, 1.1),
     "int8": (0.01, 0.08, 0.02, 0.2, 0.005, 2.0),
-    "bf16-all": (0.006, 0.26, 0.014, 0.13, 0.0007, 1.0),
+    "bf16-all": (0.006, 0.26, 0.014, 0.29, 0.0007, 1.0),
 }
 
 

@@ -115,7 +115,9 @@ def test_camera_poses_become_the_motion_since_the_last_frame_and_a_reset_forgets
     g = guard(multi_frame=True)
     seen = []
     step = g.predictor.step
-    g.predictor.step = lambda rgb, k, stamp, motion=None: seen.append(motion) or step(rgb, k, stamp, motion)
+    g.predictor.step = lambda rgb, k, stamp, motion=None, pose=None: (
+        seen.append(motion) or step(rgb, k, stamp, motion, pose)
+    )
     pose = [np.eye(4) for _ in range(4)]
     for i, p in enumerate(pose):
         p[:3, 3] = [0.1 * i, 0.0, 0.02 * i * i]  # camera -> fixed frame: the camera drives along x, z

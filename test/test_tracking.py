@@ -220,9 +220,9 @@ def test_class_accuracy_counts_only_the_boxes_near_the_classes_asked_for():
 
 
 def test_the_embedded_model_keeps_track_ids_over_12_frames_of_a_fixed_scene(tmp_path):
-    """Bounded at what the shipped weights give (measured with the Lite0 model: 3 ID switches,
-    1.33 track ids per object, IDF1 0.82 over 6 objects in 12 frames); a change that loses ids
-    fails."""
+    """Bounded at what the shipped weights give (measured with the #45 model: 4 ID switches, 1.17
+    track ids per object, IDF1 0.73 over 6 objects in 12 frames; told the camera's motion, and so
+    fusing, 0 switches, 1.00 ids per object, IDF1 0.77); a change that loses ids fails."""
     from seqpose_core.assets import default_checkpoint
     from seqpose_core.checkpoint import load_model
     from seqpose_core.data.nocs_dataset import NocsSubset
@@ -235,10 +235,15 @@ def test_the_embedded_model_keeps_track_ids_over_12_frames_of_a_fixed_scene(tmp_
         tmp_path,
         SynthConfig(train_scenes=0, test_scenes=1, frames=12, height=240, width=320, seed=26, look="plain"),
     )
-    log = []
-    predictor = Predictor(load_model(default_checkpoint()), "cpu", multi_frame=True)
-    predict_subset(predictor, NocsSubset(tmp_path, "real_test"), track_log=log)
-    m = tracking_metrics(log)
-    assert (
-        m["gt_frames"] == 71 and m["id_switches"] <= 3 and m["ids_per_object"] <= 1.34 and m["idf1"] >= 0.81
-    )
+    model = load_model(default_checkpoint())
+    for motion, switches, ids, idf1 in ((False, 4, 1.17, 0.72), (True, 0, 1.0, 0.76)):
+        log = []
+        predict_subset(
+            Predictor(model, "cpu", multi_frame=True),
+            NocsSubset(tmp_path, "real_test"),
+            track_log=log,
+            camera_motion=motion,
+        )
+        m = tracking_metrics(log)
+        assert m["gt_frames"] == 71 and m["id_switches"] <= switches, (motion, m)
+        assert m["ids_per_object"] <= ids + 1e-9 and m["idf1"] >= idf1, (motion, m)

@@ -20,7 +20,17 @@ from vision_msgs.msg import Detection3DArray
 
 from seqpose_core.assets import model_classes
 from seqpose_core.data.frame import Objects
-from seqpose_ros.bags.bag import GT, IMAGE, INFO, BagError, bag_objects, pick_topic, stamp_ns, typestore
+from seqpose_ros.bags.bag import (
+    GT,
+    IMAGE,
+    INFO,
+    WORLD_FRAME,
+    BagError,
+    bag_objects,
+    pick_topic,
+    stamp_ns,
+    typestore,
+)
 from seqpose_ros.bags.player import play
 from seqpose_ros.bags.recorder import Recorder
 from seqpose_ros.bags.report import FrameRecord, Replay
@@ -98,11 +108,11 @@ class LiveReplay:
         score_threshold: float,
         record: Path | None = None,
         backend: str = "auto",
-        fixed_frame: str = "",
+        fixed_frame: str = WORLD_FRAME,
     ):
         """record: also write the inputs and the node's outputs into this new MCAP bag folder;
         backend: the node's (torch to compare with an offline replay to the last digit);
-        fixed_frame: the node's (the bag's /tf is played to it)."""
+        fixed_frame: the node's (the bag's /tf is played to it; none for a bag without /tf)."""
         self.bag, self.record, self.backend = Path(bag), record, backend
         self.fixed_frame = fixed_frame
         self.recorder: Recorder | None = None
@@ -140,6 +150,8 @@ class LiveReplay:
         if counts.get(self.info_topic, 0) == 0:
             raise BagError(f"{self.bag}: topic {self.info_topic} has no camera_info messages")
         self.frames = counts[self.image_topic]
+        if "/tf" not in kinds:
+            self.fixed_frame = ""  # nothing to look the camera up in: a static camera, nothing fused
 
     def _start_node(self) -> None:
         self.log = self.bag.with_name(self.bag.name + ".node.log")
@@ -241,7 +253,7 @@ def replay_live(
     timeout: float = 120.0,
     record: Path | None = None,
     backend: str = "auto",
-    fixed_frame: str = "",
+    fixed_frame: str = WORLD_FRAME,
 ) -> Replay:
     """Start the node, play the bag at ``rate``, collect detections until every image is accounted
     for; ``record``: also write inputs and outputs into this new MCAP bag folder (Foxglove);
