@@ -187,13 +187,17 @@ def test_photometric_jitter_changes_colour_only(synth_root):
     assert g.depth is f.depth and g.objects is f.objects
 
 
-def test_generation_is_deterministic(synth_root, tmp_path):
+@pytest.mark.parametrize("look", ["plain", "randomized"])
+def test_generation_is_deterministic(synth_root, tmp_path, look):
     from seqpose_core.synth.writer import SynthConfig, generate
 
-    generate(tmp_path, SynthConfig(train_scenes=1, test_scenes=0, frames=4, height=240, width=320, seed=11))
+    cfg = SynthConfig(train_scenes=1, test_scenes=0, frames=4, height=240, width=320, seed=11, look=look)
+    generate(tmp_path / "a", cfg)
+    generate(tmp_path / "b", cfg)
+    first = synth_root if look == "plain" else tmp_path / "b"  # the fixture: the plain look, seed 11
     for name in ("0001_color.png", "0001_mask.png", "0001_depth.png"):
-        a = (tmp_path / "Real" / "train" / "scene_1" / name).read_bytes()
-        assert a == (synth_root / "Real" / "train" / "scene_1" / name).read_bytes()
+        a = (tmp_path / "a" / "Real" / "train" / "scene_1" / name).read_bytes()
+        assert a == (first / "Real" / "train" / "scene_1" / name).read_bytes()
 
 
 def test_missing_files_are_named(synth_root, tmp_path):
