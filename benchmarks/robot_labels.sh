@@ -4,13 +4,16 @@
 # same without the appearance term, and RGB only (the network's depth and masks). Prints seqpose-align's JSON lines (Acc@30, Acc@10,
 # the labels' median rotation, centre and size errors against the truth beside the bags).
 #   bash benchmarks/robot_labels.sh CATEGORY SEED OUT   (e.g. mug 4242 /tmp/robot_heldout)
+#   SENSOR=realistic bash benchmarks/robot_labels.sh ...   (a real camera's faults: seqpose-orbits --sensor)
 # For every method and baseline on the same videos:
 #   python benchmarks/bench_align.py --videos OUT/videos --truth OUT/bags --depth video network
 set -euo pipefail
 category=$1 seed=$2 out=$3
 bin=${BIN:-.venv/bin}
+sensor=${SENSOR:-ideal}
 rm -rf "$out/bags/$category" "$out/videos/$category" "$out/labels/$category"
-"$bin/seqpose-orbits" --out "$out/bags/$category" --category "$category" --count 20 --seed "$seed"
+"$bin/seqpose-orbits" --out "$out/bags/$category" --category "$category" --count 20 --seed "$seed" \
+  --sensor "$sensor"
 start=$SECONDS
 for bag in "$out/bags/$category"/orbit_*/; do
   "$bin/seqpose-video" "$bag" --out "$out/videos/$category/$(basename "$bag")" --category "$category" \
