@@ -26,6 +26,7 @@ from seqpose_core.evaluation.jitter import pose_jitter
 from seqpose_core.evaluation.nocs import evaluate
 from seqpose_core.evaluation.predict import motion_since, to_result
 from seqpose_core.evaluation.tracking import track_frame, tracking_metrics
+from seqpose_core.geometry import rotation_error_deg
 from seqpose_core.predictor import DEFAULT_SCORE_THRESHOLD, Predictor
 from seqpose_core.tracking.fusion import FUSION, Fusion, FusionConfig
 
@@ -72,8 +73,6 @@ def fused(run: Run, classes: object, cfg: FusionConfig | None) -> Run:
 
 def rotation_share(run: Run, classes: object) -> float:
     """Share (%) of GT objects whose nearest same-class estimate (within 10 cm) is within 10 degrees."""
-    from seqpose_core.geometry import rotation_error_deg
-
     hits, total = 0, 0
     for frame, estimates in run:
         o = frame.objects

@@ -139,6 +139,11 @@ class ObjectFusion:
         return self.pool[: min(self.count, self.cfg.window)]
 
     @property
+    def latest(self) -> np.ndarray:
+        """The last observation pooled (a row)."""
+        return self.pool[(self.count - 1) % self.cfg.window]
+
+    @property
     def rotations(self) -> np.ndarray:
         return self.rows[:, :9].reshape(-1, 3, 3)
 
@@ -179,7 +184,6 @@ class ObjectFusion:
     def _pool(self, row: np.ndarray) -> None:
         self.pool[self.count % self.cfg.window] = row
         self.count += 1
-        self.latest = row
 
     def _fuse(self) -> None:
         rows = self.rows
