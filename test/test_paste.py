@@ -9,6 +9,7 @@ import pytest
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
 from seqpose_core.data.paste import paste_object, turn_between
+from seqpose_core.data.paste_look import LookDraw, PasteLook, composite, distance_range, noise_sigma
 from seqpose_core.geometry import rotation_about_y
 from seqpose_core.synth.render import SceneRenderer
 from seqpose_core.synth.scene import PlacedObject, Scene
@@ -113,3 +114,57 @@ def test_training_items_get_the_pasted_category_in_every_frame(synth_root, tmp_p
     assert [f.objects.class_ids.tolist() for f in samples[0]] == [
         f.objects.class_ids.tolist() for f in samples[0]
     ]
+
+
+def test_a_paste_moved_along_its_ray_is_what_the_renderer_draws_at_the_new_distance():
+    kettle = make_object(GENERATOR_CLASSES.id("kettle"), np.random.default_rng(2))
+    source = view(kettle, rotation_about_y(0.7), np.array([0.02, -0.01, 0.6]), K_SOURCE, (96, 128))
+    empty = view(kettle, np.eye(3), np.array([0.0, 0.0, -5.0]), K_TARGET, (240, 320), instance_id=9)
+    empty.objects = Objects()
+    half = float(np.linalg.norm(kettle.size)) / 2
+    near, far = distance_range(PasteLook(), 0.6, half)
+    assert near < 0.6 < far and half * (1 / near - 1 / 0.6) <= PasteLook().max_shape_error + 1e-9
+    draw = LookDraw(distance_ratio=far / np.linalg.norm(source.objects.translations[0]))
+    pasted = paste_object(empty, source, 0, (200.0, 110.0), draw)
+    o = pasted.objects
+    np.testing.assert_allclose(np.linalg.norm(o.translations[0]), far)
+    truth = view(kettle, o.rotations[0], o.translations[0], K_TARGET, (240, 320))
+    drawn, expected = pasted.instance_mask == o.instance_ids[0], truth.instance_mask == 3
+    assert (drawn & expected).sum() / (drawn | expected).sum() > 0.85
+    plain = paste_object(empty, source, 0, (200.0, 110.0))
+    assert drawn.sum() < 0.8 * (plain.instance_mask == plain.objects.instance_ids[0]).sum()  # smaller
+    both = drawn & expected
+    assert np.median(np.abs(pasted.depth[both] - truth.depth[both])) < 0.006
+
+
+def test_a_target_object_nearer_than_the_paste_hides_it_and_keeps_its_label():
+    kettle = make_object(GENERATOR_CLASSES.id("kettle"), np.random.default_rng(2))
+    mug = make_object(6, np.random.default_rng(3))
+    source = view(kettle, np.eye(3), np.array([0.0, 0.0, 0.9]), K_SOURCE, (96, 128))
+    target = view(mug, np.eye(3), np.array([0.0, 0.0, 0.5]), K_TARGET, (240, 320))
+    behind = paste_object(target, source, 0, (161.0, 119.0), LookDraw(occlusion=True))
+    assert list(behind.objects.class_ids) == [6, 7]  # the near mug stays whole, the kettle behind it
+    assert (behind.instance_mask == 3).sum() == (target.instance_mask == 3).sum()
+    over = paste_object(target, source, 0, (161.0, 119.0))  # without the depth test: drawn on top
+    assert (over.instance_mask == 3).sum() < (target.instance_mask == 3).sum()
+
+
+def test_the_blended_look_touches_only_the_mask_and_moves_its_colour_towards_the_scene():
+    rng = np.random.default_rng(0)
+    target = np.full((60, 80, 3), 40, np.uint8)
+    paste = np.full((60, 80, 3), 200, np.uint8)
+    mask = np.zeros((60, 80), bool)
+    mask[20:40, 30:50] = True
+    out = composite(target, paste, mask, LookDraw(light=0.5, edge_px=1.0), rng)
+    assert (out[~mask] == 40).all()
+    inner = out[25:35, 35:45].astype(float)
+    assert 40 < inner.mean() < 200 * 0.6  # relit halfway (in log) towards the scene's 40
+    assert out[20, 40].mean() < inner.mean()  # the feathered edge lets the scene through
+
+
+def test_the_noise_estimate_follows_added_noise():
+    rng = np.random.default_rng(1)
+    smooth = np.tile(np.linspace(0, 200, 160, dtype=np.float32), (120, 1))[..., None].repeat(3, -1)
+    for sigma in (2.0, 8.0):
+        noisy = np.clip(smooth + rng.normal(0, sigma, (120, 160, 1)), 0, 255).astype(np.uint8)
+        assert abs(noise_sigma(noisy) - sigma) < 0.25 * sigma + 0.5

@@ -31,6 +31,9 @@ class DataConfig:
     # of paste_root (e.g. a new category's self-labels) is pasted into a training item
     paste_root: str = ""
     paste_prob: float = 0.5
+    # plain: as cut (source distance, light, hard edge); blended: moved along its ray, occluded
+    # by the scene's nearer objects, relit, blurred, noise matched, edge feathered (paste_look.py)
+    paste_look: str = "plain"
     # photographs as negatives (seqpose_core/data/negatives.py): with this probability a training
     # item is replaced by a crop of a training-side photo with no object in it
     negative_prob: float = 0.0
@@ -100,6 +103,8 @@ class TrainConfig:
         for name in ("dense_every", "features_every"):
             if getattr(self.loss, name) < 1:
                 raise ValueError(f"loss.{name} must be at least 1, got {getattr(self.loss, name)}")
+        if self.data.paste_look not in ("plain", "blended"):
+            raise ValueError(f"data.paste_look must be plain or blended, got {self.data.paste_look!r}")
         if not 0.0 <= self.data.paste_prob <= 1.0:
             raise ValueError(f"data.paste_prob must lie in [0, 1], got {self.data.paste_prob}")
         if not 0.0 <= self.data.negative_prob <= 1.0:

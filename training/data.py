@@ -15,6 +15,7 @@ from seqpose_core.data.negatives import negative_clip
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
 from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.data.paste import paste_object
+from seqpose_core.data.paste_look import PLAIN, LookDraw, PasteLook, draw_look
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
 from training.config import TrainConfig
 
@@ -45,10 +46,18 @@ class EpochSampler(Sampler[int]):
 class Paster:
     """Pastes an object of a random item of ``source`` (frames or clips like the training data's)
     into a training item with probability ``prob``: frame by frame, each source frame's object
-    centred on one random pixel of the target's inner 70 % (``paste_object``)."""
+    centred on one random pixel of the target's inner 70 % (``paste_object``), in one look
+    drawn per clip from ``look`` (None: as cut, ``PLAIN``)."""
 
-    def __init__(self, source: NocsFrames | NocsClips, prob: float):
-        self.source, self.prob = source, prob
+    def __init__(self, source: NocsFrames | NocsClips, prob: float, look: PasteLook | None = None):
+        self.source, self.prob, self.look = source, prob, look
+
+    def _draw(self, first: Frame, rng: np.random.Generator) -> LookDraw:
+        if self.look is None or not len(first.objects):
+            return PLAIN
+        o = first.objects
+        distance = float(np.linalg.norm(o.translations[0]))
+        return draw_look(self.look, distance, float(np.linalg.norm(o.sizes[0])) / 2, rng)
 
     def __call__(self, item: Frame | list[Frame], rng: np.random.Generator) -> Frame | list[Frame]:
         if rng.random() >= self.prob:
@@ -58,8 +67,9 @@ class Paster:
         pasted = pasted if isinstance(pasted, list) else [pasted]
         h, w = clip[0].size
         pixel = (w * rng.uniform(0.15, 0.85), h * rng.uniform(0.15, 0.85))
+        draw = self._draw(pasted[0], rng)
         out = [
-            paste_object(f, s, int(rng.integers(len(s.objects))), pixel) if len(s.objects) else f
+            paste_object(f, s, int(rng.integers(len(s.objects))), pixel, draw, rng) if len(s.objects) else f
             for f, s in zip(clip, pasted, strict=True)
         ]
         return out if isinstance(item, list) else out[0]
@@ -121,7 +131,8 @@ def build_train_loader(
         check_classes(root, cfg)
     parts = [_subset(root, cfg) for root in [d.root, *d.extra_roots]]
     base = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    paster = Paster(_subset(d.paste_root, cfg), d.paste_prob) if d.paste_root else None
+    look = PasteLook() if d.paste_look == "blended" else None
+    paster = Paster(_subset(d.paste_root, cfg), d.paste_prob, look) if d.paste_root else None
     samples = TrainSamples(base, cfg, paster)
     sampler = EpochSampler(len(samples), cfg.run.seed, rank, world)
     per_rank = max(1, cfg.optim.batch_size // world)
