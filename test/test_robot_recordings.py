@@ -98,7 +98,7 @@ def test_a_bag_with_an_unreadable_depth_encoding_is_refused_by_name(recordings, 
     from seqpose_ros.bags.video import read_depths
 
     with pytest.raises(BagError, match=r"/camera/depth/image_rect_raw.*'mono16'"):
-        read_depths(wrong, "/camera/depth/image_rect_raw")
+        read_depths(wrong, "/camera/depth/image_rect_raw", {0})
     args = [str(bag), "--out", str(tmp_path / "v"), "--category", "mug", "--fixed-frame", "base_link"]
     assert main([*args, "--depth-topic", "/nope"]) == 2
 
@@ -290,3 +290,23 @@ def test_labels_refuse_a_folder_with_scenes_unless_appended(videos, tmp_path, ca
     assert sorted(p.name for p in (labels / "Real" / "train").iterdir()) == [
         f"scene_{i}" for i in range(1, 7)
     ]
+
+
+def test_a_long_recording_keeps_keyframes_by_viewpoint_change(tmp_path, capsys):
+    from seqpose_core.selflabel.keyframes import KeyframeConfig, keyframes, turn_deg
+    from seqpose_ros.bags.video import main
+
+    rec = make_recording(6, np.random.default_rng(8), 48, SIZE)  # one turn: 7.5 degrees a frame
+    bag = tmp_path / "long"
+    write_recording_bag(rec, bag, "16UC1")
+    args = [str(bag), "--category", "mug", "--fixed-frame", "base_link"]
+    assert main([*args, "--out", str(tmp_path / "key")]) == 0
+    video = read_video(tmp_path / "key")
+    assert 16 <= len(video.rgb) <= 30
+    steps = zip(video.cam_to_world[:-1], video.cam_to_world[1:], strict=True)
+    assert all(turn_deg(a, b) >= 10 or np.linalg.norm(a[:3, 3] - b[:3, 3]) >= 0.10 for a, b in steps)
+    assert "48 images read" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "all"), "--keyframe-deg", "0", "--keyframe-move", "0"]) == 0
+    assert len(read_video(tmp_path / "all").rgb) == 48
+    coarser = keyframes(video.cam_to_world, KeyframeConfig(25.0, 1.0))
+    assert coarser[0] == 0 and len(coarser) < len(video.rgb)

@@ -3,9 +3,11 @@ object-centric video folder, the input of ``seqpose-align``.
 
 On a robot, an arm circles the object with its wrist camera while ``ros2 bag record`` keeps the
 camera's images, camera info, aligned depth and ``/tf`` (+ ``/tf_static``). TF gives the
-camera's pose in a frame fixed in the world (the arm's ``base_link``, ``odom``); each kept image
-is written with that pose, its depth (16UC1 millimetres or 32FC1 metres; an RGB-only bag gives
-none) and the camera's intrinsics, and the video records the fixed frame's up direction. The
+camera's pose in a frame fixed in the world (the arm's ``base_link``, ``odom``). Each keyframe
+(the camera turned or moved far enough since the last one) is written with that pose, its
+depth (16UC1 millimetres or 32FC1 metres; an RGB-only bag gives none) and the camera's
+intrinsics, and the video records the fixed frame's up direction. Only keyframes are held in
+memory, so a long recording costs no more than its views. The
 video has no masks: ``seqpose-align`` finds the object from depth and geometry, or with RGB
 only from the network's heads.
 """
@@ -21,6 +23,7 @@ from rosbags.rosbag2 import Reader
 
 from seqpose_core.categories import Category
 from seqpose_core.inputs import InputError, check_intrinsics
+from seqpose_core.selflabel.keyframes import KeyframeConfig, KeyframeSelector
 from seqpose_core.selflabel.videos import write_video
 from seqpose_ros.bags.bag import IMAGE, INFO, BagError, read_camera_bag, stamp_ns, typestore
 from seqpose_ros.node import pixels
@@ -29,6 +32,7 @@ from seqpose_ros.node.tf_buffer import TransformBuffer, TransformUnavailable
 
 TF_TOPICS = ("/tf", "/tf_static")
 DEPTH_MATCH = 0.02  # seconds: a depth image belongs to the colour image nearest in time within this
+PROGRESS_EVERY = 150  # images: a progress line every 10 s of a 15 Hz recording
 K_TOLERANCE = 1e-6  # relative: the intrinsics must not change within one recording
 
 
@@ -82,31 +86,42 @@ def info_topic(bag: Path, colour: str, info: str | None) -> str:
     return found
 
 
-def read_depths(bag: Path, topic: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The depth images of topic: stamps (N,) seconds and metres (H, W) each."""
-    ts, stamps, images = typestore(), [], []
+def _decode_depth(bag: Path, topic: str, msg: object) -> np.ndarray:
+    try:
+        return pixels.decode_depth(
+            msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian)
+        )
+    except pixels.PixelError as exc:
+        raise BagError(f"{bag}: topic {topic}: {exc}") from exc
+
+
+def depth_stamps(bag: Path, topic: str) -> np.ndarray:
+    """The stamps (N,) seconds of a depth topic's images, in bag order; no image is kept."""
+    ts, stamps = typestore(), []
     with Reader(bag) as reader:
         conns = [c for c in reader.connections if c.topic == topic]
         for conn, _, raw in reader.messages(connections=conns):
-            msg = ts.deserialize_cdr(raw, conn.msgtype)
-            try:
-                images.append(
-                    pixels.decode_depth(
-                        msg.data, msg.encoding, msg.width, msg.height, msg.step, bool(msg.is_bigendian)
-                    )
-                )
-            except pixels.PixelError as exc:
-                raise BagError(f"{bag}: topic {topic}: {exc}") from exc
-            stamps.append(stamp_ns(msg.header) * 1e-9)
-    return np.array(stamps), images
+            stamps.append(stamp_ns(ts.deserialize_cdr(raw, conn.msgtype).header) * 1e-9)
+    return np.array(stamps)
 
 
-def depth_at(stamps: np.ndarray, images: list[np.ndarray], stamp: float) -> np.ndarray | None:
-    """The depth image nearest in time to stamp within DEPTH_MATCH, else None."""
+def read_depths(bag: Path, topic: str, wanted: set[int]) -> dict[int, np.ndarray]:
+    """The depth images (metres, (H, W)) of a topic at the bag-order indices ``wanted``."""
+    ts, out = typestore(), {}
+    with Reader(bag) as reader:
+        conns = [c for c in reader.connections if c.topic == topic]
+        for i, (conn, _, raw) in enumerate(reader.messages(connections=conns)):
+            if i in wanted:
+                out[i] = _decode_depth(bag, topic, ts.deserialize_cdr(raw, conn.msgtype))
+    return out
+
+
+def depth_index(stamps: np.ndarray, stamp: float) -> int | None:
+    """The index of the depth image nearest in time to stamp within DEPTH_MATCH, else None."""
     if not len(stamps):
         return None
     i = int(np.abs(stamps - stamp).argmin())
-    return images[i] if abs(stamps[i] - stamp) <= DEPTH_MATCH else None
+    return i if abs(stamps[i] - stamp) <= DEPTH_MATCH else None
 
 
 def read_tf(bag: Path) -> TransformBuffer:
@@ -154,33 +169,46 @@ def bag_to_video(
     every: int = 1,
     up: np.ndarray | None = None,
     topics: tuple[str | None, str | None, str | None] = (None, None, None),
+    keyframe: KeyframeConfig | None = None,
 ) -> tuple[int, bool]:
-    """Every ``every``-th colour image of the bag with its camera -> fixed_frame pose and its
-    aligned depth -> a video folder; up: the fixed frame's up direction, written for the
-    alignment (None: unknown); topics: the colour, depth and CameraInfo topics (None: found by
-    name, ``image_topics`` and ``info_topic``).
-    Images whose pose TF cannot give, or whose depth is missing, are skipped. Returns the
-    frames written and whether they have depth."""
+    """The bag's keyframes (``seqpose_core.selflabel.keyframes``: a camera turned or moved far
+    enough since the last one; ``every``: look at every n-th image only), each with its
+    camera -> fixed_frame pose and its aligned depth -> a video folder; up: the fixed frame's up
+    direction, written for the alignment (None: unknown); topics: the colour, depth and
+    CameraInfo topics (None: found by name, ``image_topics`` and ``info_topic``). Images whose
+    pose TF cannot give, or whose depth is missing, are skipped. Only keyframes are held in
+    memory. Returns the frames written and whether they have depth."""
     colour, depth_topic = image_topics(bag, *topics[:2])
     info = info_topic(bag, colour, topics[2])
     tf = read_tf(bag)
-    stamps, depths = read_depths(bag, depth_topic) if depth_topic else (np.zeros(0), [])
-    rgbs, poses, kept_depth, k = [], [], [], None
+    stamps = depth_stamps(bag, depth_topic) if depth_topic else np.zeros(0)
+    select = KeyframeSelector(keyframe or KeyframeConfig())
+    rgbs, poses, depth_ids, k, seen = [], [], [], None, 0
     for i, frame in enumerate(read_camera_bag(bag, image_topic=colour, info_topic=info)):
         if i == 0:
             check_k(bag, info, frame.k, frame.rgb.shape)
+        seen = i + 1
+        if seen % PROGRESS_EVERY == 0:
+            print(f"{bag}: {seen} images read, {len(rgbs)} keyframes", file=sys.stderr, flush=True)
         if i % every:
             continue
-        d = depth_at(stamps, depths, frame.stamp) if depth_topic else None
-        if depth_topic and (d is None or d.shape != frame.rgb.shape[:2]):
+        d = depth_index(stamps, frame.stamp) if depth_topic else None
+        if depth_topic and d is None:
             continue
         try:
-            poses.append(tf.lookup(fixed_frame, frame.frame_id, frame.stamp))  # camera -> fixed
+            pose = tf.lookup(fixed_frame, frame.frame_id, frame.stamp)  # camera -> fixed
         except TransformUnavailable:
             continue
+        if not select(pose):
+            continue
+        poses.append(pose)
         rgbs.append(frame.rgb)
-        kept_depth.append(d)
+        depth_ids.append(d)
         k = same_k(bag, k, frame.k, frame.stamp)
+    depth = _kept_depths(bag, depth_topic, depth_ids, rgbs) if depth_topic else None
+    if depth is not None:
+        same = [i for i, d in enumerate(depth) if d.shape == rgbs[i].shape[:2]]
+        rgbs, poses, depth = [rgbs[i] for i in same], [poses[i] for i in same], [depth[i] for i in same]
     if not rgbs:
         raise BagError(
             f"{bag}: no image of {colour} has a transform to {fixed_frame!r} in TF"
@@ -190,9 +218,14 @@ def bag_to_video(
                 else ""
             )
         )
-    depth = kept_depth if depth_topic else None
     write_video(out, category, k, np.stack(poses), rgbs, depth, None, world_up=up)
+    print(f"{bag}: {seen} images read, {len(rgbs)} keyframes written", file=sys.stderr, flush=True)
     return len(rgbs), depth is not None
+
+
+def _kept_depths(bag: Path, topic: str, ids: list[int], rgbs: list[np.ndarray]) -> list[np.ndarray]:
+    images = read_depths(bag, topic, set(ids))
+    return [images[i] for i in ids]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +240,20 @@ def main(argv: list[str] | None = None) -> int:
         help="the object's category: a NOCS class (bottle, ..., mug) or a new name (lower-case, digits, _)",
     )
     p.add_argument("--fixed-frame", required=True, help="a TF frame fixed in the world: base_link, odom")
-    p.add_argument("--every", type=int, default=1, help="keep every n-th image")
+    p.add_argument("--every", type=int, default=1, help="look at every n-th image only")
+    p.add_argument(
+        "--keyframe-deg",
+        type=float,
+        default=KeyframeConfig.min_turn_deg,
+        help="a keyframe each time the camera has turned this far (degrees; 0 and --keyframe-move 0:"
+        " every image)",
+    )
+    p.add_argument(
+        "--keyframe-move",
+        type=float,
+        default=KeyframeConfig.min_move,
+        help="...or moved this far (metres) since the last keyframe",
+    )
     p.add_argument("--image-topic", help="the colour images (default: the Image topic without 'depth')")
     p.add_argument(
         "--depth-topic",
@@ -228,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
         Category(args.category)  # a name a model, a TF frame and a file can carry
         up = None if args.no_up else np.array(args.up)
         topics = (args.image_topic, args.depth_topic, args.info_topic)
+        keyframe = KeyframeConfig(args.keyframe_deg, args.keyframe_move)
         n, depth = bag_to_video(
-            args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up, topics
+            args.bag, args.out, args.category, args.fixed_frame, max(1, args.every), up, topics, keyframe
         )
     except (BagError, OSError, ValueError) as exc:  # BagError is a ValueError; a bad category name too
         print(f"seqpose-video: error: {exc}", file=sys.stderr)
