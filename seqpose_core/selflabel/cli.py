@@ -41,6 +41,7 @@ from seqpose_core.selflabel.evaluate import accuracy, label_errors, rotation_err
 from seqpose_core.selflabel.labels import existing_scenes, label_classes, object_in_world, write_video_labels
 from seqpose_core.selflabel.network import ImagenetFeatures, NetworkMaps
 from seqpose_core.selflabel.reconstruct import Cloud, build_cloud
+from seqpose_core.selflabel.refine import refine_poses
 from seqpose_core.selflabel.segment import Plane, geometry_masks
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError, read_category, read_truth_file
 
@@ -90,9 +91,11 @@ def build_clouds(
     features: str = "none",
     checkpoint: str | None = None,
     allow_random: bool = False,
+    refine: bool = True,
 ) -> tuple[list[ObjectVideo], list[Cloud], list[str]]:
     """Every video with its object masks, its cloud, and the mask mode it got. depth: 'video' or
-    'network'; masks: one of MASK_MODES; features: 'imagenet', 'seqpose' or 'none'."""
+    'network'; masks: one of MASK_MODES; features: 'imagenet', 'seqpose' or 'none'; refine: the
+    camera poses of videos with depth refined against their own depth (``refine_poses``)."""
     modes = [mask_mode(v, masks, v.depth if depth == "video" else None) for v in videos]
     needs_net = depth == "network" or "network" in modes or features == "seqpose"
     maps = network_maps(checkpoint, allow_random) if needs_net else None
@@ -104,7 +107,16 @@ def build_clouds(
         else None
     )
     out, clouds = [], []
-    for v, mode in zip(videos, modes, strict=True):
+    start = time.perf_counter()
+    for i, (v, mode) in enumerate(zip(videos, modes, strict=True)):
+        print(
+            f"{v.name}: video {i + 1} of {len(videos)}, {len(v.rgb)} frames, {mode} masks"
+            f" ({time.perf_counter() - start:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        if refine and depth == "video" and v.depth is not None:
+            v = refine_poses(v, v.depth)
         # the network runs once per frame for both its depth and its masks
         net = [maps.depth_and_mask(rgb) for rgb in v.rgb] if depth == "network" or mode == "network" else []
         d = v.depth if depth == "video" else np.stack([p[0] for p in net])
@@ -197,6 +209,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--allow-random-network", action="store_true", help="accept a random-weight network")
     p.add_argument("--out", type=Path, help="JSON output (default: VIDEOS/alignment.json)")
     p.add_argument(
+        "--no-refine",
+        action="store_true",
+        help="keep TF's camera poses (default: refined against each video's own depth, which a"
+        " hand-eye calibration error would otherwise smear)",
+    )
+    p.add_argument(
         "--no-up-prior", action="store_true", help="ignore the videos' world_up (objects not upright)"
     )
     p.add_argument("--evaluate", action="store_true", help="score against the truth (generated videos)")
@@ -246,7 +264,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.evaluate:
             truths(videos, args.truth)  # missing truth files are named now, not after the alignment
         videos, clouds, modes = build_clouds(
-            videos, args.depth, args.masks, args.features, args.checkpoint, args.allow_random_network
+            videos,
+            args.depth,
+            args.masks,
+            args.features,
+            args.checkpoint,
+            args.allow_random_network,
+            not args.no_refine,
         )
     except (VideoError, ValueError) as exc:  # ValueError: a category name no model can carry
         print(f"seqpose-align: error: {exc}", file=sys.stderr)

@@ -17,6 +17,8 @@ import numpy as np
 from seqpose_core.selflabel.segment import Plane
 from seqpose_core.selflabel.videos import ObjectVideo, VideoError
 
+SURFACE_VOXEL = 0.002  # metres: the grid the labels' surface is averaged on
+SURFACE_FRAMES = 2  # frames that must see a voxel for it to be surface
 # rgb (H, W, 3) uint8, k (3, 3) -> feature map (C, h, w) over the whole image, or depth/mask too
 FeatureFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -24,9 +26,9 @@ FeatureFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 @dataclass
 class Cloud:
     """points (N, 3) world metres, thinned; features (N, C) unit rows or None (geometry only);
-    surface (M, 3): every fused point before thinning, which the labels' boxes are measured on
-    (voxel means pull the extremes in by up to half a voxel a side), with their footprint on the
-    support plane where it is known (the object stands on it)."""
+    surface (M, 3): the fused surface the labels' boxes are measured on (``clean_surface``: the
+    means of 2 mm voxels that two frames see), with their footprint on the support plane where
+    it is known (the object stands on it)."""
 
     name: str
     points: np.ndarray
@@ -54,11 +56,27 @@ def voxel_thin(points: np.ndarray, voxel: float) -> np.ndarray:
     return sums / counts[:, None]
 
 
+def clean_surface(points: np.ndarray, frames: np.ndarray, voxel: float, min_frames: int) -> np.ndarray:
+    """The fused surface without its noise: points (N, 3) of frames (N,) -> the mean point (M, 3)
+    of every ``voxel`` (metres) that at least ``min_frames`` frames hit. A depth error of one
+    frame (a stray pixel, an edge) has no second frame behind it, and the mean of many frames'
+    noisy points lies on the surface, where the noisy points themselves reach out by some 3
+    standard deviations at the extremes a box is measured on."""
+    keys = np.floor(points / voxel).astype(np.int64)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    sums = np.zeros((len(counts), 3))
+    np.add.at(sums, inverse, points)
+    seen = np.zeros(len(counts), np.int64)
+    np.add.at(seen, np.unique(np.stack([inverse, frames], 1), axis=0)[:, 0], 1)
+    return (sums / counts[:, None])[seen >= min_frames]
+
+
 def fuse_depth(
     video: ObjectVideo, depth: np.ndarray, mask: np.ndarray, max_points: int = 800, stride: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
     """depth (F, H, W) metres and mask (F, H, W) bool -> (N <= max_points, 3) world points, and
-    every fused point before thinning."""
+    the cleaned surface (``clean_surface`` of every pixel's point, SURFACE_VOXEL, SURFACE_FRAMES)."""
     parts = [
         _backproject(d, m, video.k, p, stride)
         for d, m, p in zip(depth, mask, video.cam_to_world, strict=True)
@@ -72,7 +90,12 @@ def fuse_depth(
     while len(thinned) > max_points:
         voxel *= 1.2
         thinned = voxel_thin(points, voxel)
-    return thinned, points
+    dense = [
+        _backproject(d, m, video.k, p, 1) for d, m, p in zip(depth, mask, video.cam_to_world, strict=True)
+    ]
+    frames = np.concatenate([np.full(len(d), f) for f, d in enumerate(dense)])
+    surface = clean_surface(np.concatenate(dense), frames, SURFACE_VOXEL, min(SURFACE_FRAMES, len(dense)))
+    return thinned, surface if len(surface) >= 50 else points
 
 
 def point_features(

@@ -19,7 +19,7 @@ The plane comes back with the masks: the object stands on it, so its box reaches
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -41,14 +41,14 @@ class SegmentConfig:
 
 
 def world_points(video: ObjectVideo, depth: np.ndarray, stride: int) -> np.ndarray:
-    """depth (F, H, W) metres -> (F, H', W', 3) fixed-frame points at every stride-th pixel
-    (NaN where the depth is 0)."""
+    """depth (F, H, W) metres -> (F, H', W', 3) float32 fixed-frame points at every stride-th
+    pixel (NaN where the depth is 0)."""
     v, u = np.mgrid[0 : depth.shape[1] : stride, 0 : depth.shape[2] : stride]
-    rays = np.stack([u, v, np.ones_like(u)], -1).astype(float) @ np.linalg.inv(video.k).T
-    d = depth[:, v, u].astype(float)
+    rays = (np.stack([u, v, np.ones_like(u)], -1).astype(float) @ np.linalg.inv(video.k).T).astype(np.float32)
+    d = depth[:, v, u].astype(np.float32)
     d[d <= 0] = np.nan
     cam = rays[None] * d[..., None]
-    rot, t = video.cam_to_world[:, :3, :3], video.cam_to_world[:, :3, 3]
+    rot, t = video.cam_to_world[:, :3, :3].astype(np.float32), video.cam_to_world[:, :3, 3].astype(np.float32)
     return np.einsum("fhwj,fij->fhwi", cam, rot) + t[:, None, None]
 
 
@@ -171,9 +171,12 @@ def geometry_masks(
         kept = object_voxels(standing, region.focus, cfg.voxel)
     except VideoError as exc:
         raise VideoError(f"{video.path}: cannot find the object from depth: {exc}") from exc
-    dense = world_points(video, depth, 1)
     lo, shape = kept.min(0), kept.max(0) - kept.min(0) + 1
-    keys = np.floor(np.nan_to_num(dense, nan=1e6) / cfg.voxel).astype(np.int64)
-    codes = _codes(keys, lo, shape)
-    masks = region.contains(dense) & np.isin(codes, _codes(kept, lo, shape)) & (codes >= 0)
+    object_codes = _codes(kept, lo, shape)
+    masks = np.zeros(depth.shape, bool)
+    for f in range(len(depth)):  # frame by frame: every pixel's point is held for one frame only
+        one = replace(video, cam_to_world=video.cam_to_world[f : f + 1])
+        dense = world_points(one, depth[f : f + 1], 1)[0]
+        codes = _codes(np.floor(np.nan_to_num(dense, nan=1e6) / cfg.voxel).astype(np.int64), lo, shape)
+        masks[f] = region.contains(dense) & np.isin(codes, object_codes) & (codes >= 0)
     return masks, region.plane
