@@ -5,15 +5,19 @@
 # the labels' median rotation, centre and size errors against the truth beside the bags).
 #   bash benchmarks/robot_labels.sh CATEGORY SEED OUT   (e.g. mug 4242 /tmp/robot_heldout)
 #   SENSOR=realistic bash benchmarks/robot_labels.sh ...   (a real camera's faults: seqpose-orbits --sensor)
+#   ORBIT_SECONDS=30 ...   (an orbit at a real arm's pace, 15 Hz: seqpose-orbits --seconds; default 16 frames)
+#   SIZE="640 480" ...     (the colour and depth images' width and height; default 160 120)
 # For every method and baseline on the same videos:
 #   python benchmarks/bench_align.py --videos OUT/videos --truth OUT/bags --depth video network
 set -euo pipefail
 category=$1 seed=$2 out=$3
 bin=${BIN:-.venv/bin}
 sensor=${SENSOR:-ideal}
+pace=${ORBIT_SECONDS:+--seconds $ORBIT_SECONDS}
+read -r width height <<< "${SIZE:-160 120}"
 rm -rf "$out/bags/$category" "$out/videos/$category" "$out/labels/$category"
 "$bin/seqpose-orbits" --out "$out/bags/$category" --category "$category" --count 20 --seed "$seed" \
-  --sensor "$sensor"
+  --sensor "$sensor" --width "$width" --height "$height" $pace
 start=$SECONDS
 for bag in "$out/bags/$category"/orbit_*/; do
   "$bin/seqpose-video" "$bag" --out "$out/videos/$category/$(basename "$bag")" --category "$category" \

@@ -44,3 +44,37 @@ def test_a_realistic_recording_has_the_hand_eye_error_on_tf_and_the_ideal_one_no
     assert (np.diag(deg) > 0.5).all() and (np.diag(deg) < 0.9).all()
     assert not np.array_equal(real.depth, ideal.depth) and not np.array_equal(real.rgb, ideal.rgb)
     np.testing.assert_allclose(ideal.wrist_to_base @ WRIST_TO_OPTICAL, ideal.cam_to_base)
+
+
+def test_the_image_motion_and_its_blur_follow_the_cameras_move():
+    from seqpose_core.synth.sensor import image_motion, motion_blur
+
+    k = np.array([[100.0, 0, 40], [0, 100.0, 30], [0, 0, 1]])
+    depth = np.full((60, 80), 1.0, np.float32)
+    moved = np.eye(4)
+    moved[0, 3] = 0.05  # 5 cm to the camera's right: the scene moves 5 px to the left
+    np.testing.assert_allclose(image_motion(depth, k, np.eye(4), moved), [-5.0, 0.0], atol=1e-6)
+    dot = np.zeros((60, 80, 3), np.uint8)
+    dot[30, 40] = 255
+    smeared = motion_blur(dot, np.array([-5.0, 0.0]))[..., 0]
+    rows, cols = np.nonzero(smeared)
+    assert set(rows) == {30} and 4 <= cols.max() - cols.min() <= 6  # a 5 px line, along u only
+    assert motion_blur(dot, np.array([0.3, 0.2])) is dot  # under a pixel: left alone
+
+
+def test_the_misregistration_is_one_shift_for_the_whole_recording():
+    only = SensorConfig(
+        axial_noise=0.0, bias_m=0.0, hole_share=0.0, edge_jump_m=9.0, quantisation_m=1e-9, exposure_s=0.0
+    )
+    ideal = make_recording(6, np.random.default_rng(4), 5, (48, 64))
+    real = make_recording(6, np.random.default_rng(4), 5, (48, 64), only)
+    shifts = set()
+    for a, b in zip(ideal.depth, real.depth, strict=True):
+        found = [
+            s
+            for s in [(r, c) for r in (-1, 1) for c in (-1, 1)]
+            if np.allclose(np.roll(a, s, (0, 1)), b, atol=1e-6)
+        ]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) == 1

@@ -21,7 +21,15 @@ from seqpose_core.geometry import rigid_transform, rotation_about_y
 from seqpose_core.selflabel.videos import write_video
 from seqpose_core.synth.render import SceneRenderer
 from seqpose_core.synth.scene import PlacedObject, Scene, distractor, look_at
-from seqpose_core.synth.sensor import SensorConfig, colour_response, depth_faults, pose_error
+from seqpose_core.synth.sensor import (
+    SensorConfig,
+    colour_response,
+    depth_faults,
+    image_motion,
+    misregistration,
+    motion_blur,
+    pose_error,
+)
 from seqpose_core.synth.shapes import GENERATOR_CLASSES, ObjectModel, make_object
 
 
@@ -86,6 +94,7 @@ def generate_videos(
 WORLD_TO_BASE_ROT = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 WORLD_TO_BASE_T = np.array([0.65, 0.0, 0.02])
 BASE_UP = np.array([0.0, 0.0, 1.0])
+RATE_HZ = 15.0  # a recording's frames per second (a RealSense colour stream's rate)
 # Two camera models (fx, fy, cx, cy as fractions of the width or height): a RealSense-like
 # colour camera and a wider one with an off-centre principal point.
 CAMERA_MODELS = {
@@ -197,22 +206,36 @@ def make_recording(
     return rec if sensor is None else with_sensor(rec, cam_to_base, rng, sensor)
 
 
+def blurred(rec: Recording, cam_to_base: np.ndarray, exposure_s: float) -> np.ndarray:
+    """The recording's colour (F, H, W, 3) smeared by the camera's motion during the exposure
+    (``sensor.py`` step 10), the motion to the next frame at RATE_HZ (the last frame's: to the
+    one before)."""
+    share = exposure_s * RATE_HZ
+    out = []
+    for f in range(len(rec.rgb)):
+        g = f + 1 if f + 1 < len(rec.rgb) else max(f - 1, 0)
+        motion = image_motion(rec.depth[f], rec.k, cam_to_base[f], cam_to_base[g]) * share
+        out.append(motion_blur(rec.rgb[f], motion))
+    return np.stack(out)
+
+
 def with_sensor(
     rec: Recording, cam_to_base: np.ndarray, rng: np.random.Generator, cfg: SensorConfig
 ) -> Recording:
-    """The recording as a real camera on a real arm gives it (``sensor.py``, steps 1-9): faulty
+    """The recording as a real camera on a real arm gives it (``sensor.py``, steps 1-10): faulty
     depth and colour, and a wrist on /tf that puts the camera where the calibration says."""
     hand_eye = pose_error(rng, cfg.hand_eye_m, cfg.hand_eye_deg)  # true camera in the nominal one
     wrist = cam_to_base @ np.linalg.inv(WRIST_TO_OPTICAL @ hand_eye)
     joints = np.stack(
         [pose_error(rng, cfg.joint_m * rng.random(), cfg.joint_deg * rng.random()) for _ in wrist]
     )
+    shift = misregistration(rng, cfg)
     red, blue = 1 + rng.uniform(-cfg.white_balance, cfg.white_balance, 2)
     balance = np.array([red, 1.0, blue])
     return replace(
         rec,
-        rgb=colour_response(rec.rgb, rng.uniform(*cfg.gain), balance),
-        depth=np.stack([depth_faults(d, rng, cfg) for d in rec.depth]),
+        rgb=colour_response(blurred(rec, cam_to_base, cfg.exposure_s), rng.uniform(*cfg.gain), balance),
+        depth=np.stack([depth_faults(d, rng, cfg, shift) for d in rec.depth]),
         wrist_to_base=wrist @ joints,
         tf_offset_s=cfg.time_offset_s,
     )

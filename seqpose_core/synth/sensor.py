@@ -11,12 +11,17 @@ recording (one camera, one calibration) and per frame:
    larger than ``edge_jump_m`` (drivers remove the flying pixels there).
 4. Quantisation to ``quantisation_m`` (16UC1 millimetres).
 5. Misregistration: the aligned depth shifted ``misregistration_px`` pixels against the
-   colour image (a depth-to-colour extrinsic that is slightly off).
+   colour image (a depth-to-colour extrinsic that is slightly off: one shift per recording).
 6. A hand-eye calibration error: the TF's camera is off the true one by ``hand_eye_m`` and
    ``hand_eye_deg`` in a random direction, the same for the whole recording.
 7. Joint noise: each frame's wrist pose on /tf off by up to ``joint_m`` and ``joint_deg``.
 8. A time offset of ``time_offset_s`` between the images and TF (TF stamps late).
 9. Exposure and white balance per recording (``camera_effects``, gain and balance only).
+10. Motion blur: each colour image smeared along the image motion the camera makes during
+    its exposure (``exposure_s``), from the scene's true depth and the camera's motion to the
+    next frame at the recording's rate: a line kernel of the median motion's length and
+    direction. An orbit at a real arm's pace (20-40 s a turn) blurs by under a pixel at
+    160x120 and a few at 640x480; the 16-frame orbits of one second blur by many.
 
 The numbers are those of a D435-class camera on an arm: the datasheet's depth RMS error, a
 3 mm / 0.7 degree hand-eye residual as calibration toolboxes report them, encoders of 0.01
@@ -48,6 +53,7 @@ class SensorConfig:
     time_offset_s: float = 0.01
     gain: tuple[float, float] = (0.8, 1.2)  # per recording
     white_balance: float = 0.08  # red and blue gains in 1 +- this, per recording
+    exposure_s: float = 0.015  # seconds the shutter is open (indoor auto-exposure)
 
 
 REALISTIC = SensorConfig()
@@ -79,8 +85,20 @@ def _edges(depth: np.ndarray, jump: float) -> np.ndarray:
     return out
 
 
-def depth_faults(depth: np.ndarray, rng: np.random.Generator, cfg: SensorConfig = REALISTIC) -> np.ndarray:
-    """Steps 1-5 on one metric depth image (H, W), 0 = no return -> the faulty image (float32)."""
+def misregistration(rng: np.random.Generator, cfg: SensorConfig = REALISTIC) -> tuple[int, int]:
+    """Step 5's shift (rows, columns) in pixels: drawn once per recording, as the depth-to-colour
+    extrinsic it stands for is one calibration."""
+    return tuple(int(v) for v in cfg.misregistration_px * rng.choice([-1, 1], 2))
+
+
+def depth_faults(
+    depth: np.ndarray,
+    rng: np.random.Generator,
+    cfg: SensorConfig = REALISTIC,
+    shift: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Steps 1-5 on one metric depth image (H, W), 0 = no return -> the faulty image (float32);
+    shift: the recording's misregistration (None: drawn for this image alone)."""
     valid = depth > 0
     z = depth.astype(np.float64)
     z = z + rng.normal(0.0, 1.0, z.shape) * cfg.axial_noise * z**2
@@ -88,8 +106,7 @@ def depth_faults(depth: np.ndarray, rng: np.random.Generator, cfg: SensorConfig 
     z = np.round(z / cfg.quantisation_m) * cfg.quantisation_m
     keep = valid & ~_holes(rng, z.shape, cfg.hole_share) & ~_edges(depth, cfg.edge_jump_m)
     out = np.where(keep, z, 0.0).astype(np.float32)
-    shift = cfg.misregistration_px * np.array(rng.choice([-1, 1], 2))
-    return np.roll(out, tuple(shift), axis=(0, 1))
+    return np.roll(out, shift if shift is not None else misregistration(rng, cfg), axis=(0, 1))
 
 
 def _turn(rng: np.random.Generator, deg: float) -> np.ndarray:
@@ -109,3 +126,31 @@ def pose_error(rng: np.random.Generator, metres: float, deg: float) -> np.ndarra
 def colour_response(rgb: np.ndarray, gain: float, balance: np.ndarray) -> np.ndarray:
     """Step 9: uint8 (..., 3) under one exposure gain and (3,) white-balance gains."""
     return np.clip(rgb.astype(np.float32) * gain * balance, 0, 255).round().astype(np.uint8)
+
+
+def image_motion(depth: np.ndarray, k: np.ndarray, cam_a: np.ndarray, cam_b: np.ndarray) -> np.ndarray:
+    """The median image motion (2,) pixels (du, dv) of the scene points seen in depth (H, W)
+    metres by camera pose cam_a (4, 4, camera -> world) when seen from cam_b."""
+    v, u = np.nonzero(depth[::4, ::4] > 0)
+    u, v = u * 4, v * 4
+    if not len(u):
+        return np.zeros(2)
+    rays = np.stack([u, v, np.ones_like(u)], 1) @ np.linalg.inv(k).T
+    rel = np.linalg.inv(cam_b) @ cam_a
+    p = (rays * depth[v, u][:, None]) @ rel[:3, :3].T + rel[:3, 3]
+    uv = p[:, :2] / np.maximum(p[:, 2:], 1e-6) * np.diag(k)[:2] + k[:2, 2]
+    return np.median(uv - np.stack([u, v], 1), 0)
+
+
+def motion_blur(rgb: np.ndarray, motion_px: np.ndarray) -> np.ndarray:
+    """Step 10: uint8 (H, W, 3) smeared along motion_px (2,) pixels by a line kernel."""
+    length = float(np.linalg.norm(motion_px))
+    if length < 1.0:
+        return rgb
+    n = (int(np.ceil(length)) + 2) | 1  # odd, so that the line is centred, with a margin
+    kernel = np.zeros((n, n), np.float32)
+    c = (n - 1) / 2
+    du, dv = motion_px / length
+    for s in np.linspace(-length / 2, length / 2, 4 * n):
+        kernel[int(np.rint(c + s * dv)), int(np.rint(c + s * du))] += 1.0
+    return cv2.filter2D(rgb, -1, kernel / kernel.sum())

@@ -27,7 +27,7 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from seqpose_core.geometry import rigid_transform
-from seqpose_core.synth.orbit import WRIST_TO_OPTICAL, Recording, make_recording
+from seqpose_core.synth.orbit import RATE_HZ, WRIST_TO_OPTICAL, Recording, make_recording
 from seqpose_core.synth.sensor import REALISTIC, SENSORS
 from seqpose_core.synth.shapes import GENERATOR_CLASSES
 from seqpose_ros.bags.bag import (
@@ -51,7 +51,6 @@ TOPICS = {
 }
 FIXED_FRAME = "base_link"
 SHOULDER_HEIGHT = 0.3  # metres above base_link
-RATE = 15.0  # frames per second
 
 
 def shoulder_pose(wrist_to_base: np.ndarray) -> np.ndarray:
@@ -101,7 +100,7 @@ def write_recording_bag(rec: Recording, out: Path, depth_encoding: str = "16UC1"
             for key, kind in (("camera_info", INFO), ("image", IMAGE), ("depth", IMAGE))
         }
         for i, wrist in enumerate(rec.wrist_to_base):
-            stamp = start + round(i / RATE * 1e9)
+            stamp = start + round(i / RATE_HZ * 1e9)
             tf_stamp = stamp + round(rec.tf_offset_s * 1e9)  # a late TF clock (sensor model)
             shoulder = shoulder_pose(wrist)
             for parent, child, pose in (
@@ -131,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         "--category", required=True, help="a NOCS class, or kettle: a family no training data uses"
     )
     p.add_argument("--count", type=int, default=20, help="recordings, one new object each")
-    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--frames", type=int, default=16, help="frames per orbit (one turn)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help=f"an orbit of this many seconds at {RATE_HZ:g} Hz instead of --frames (a real arm: 20-40)",
+    )
     p.add_argument("--width", type=int, default=160)
     p.add_argument("--height", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)
@@ -149,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"seqpose-orbits: error: {exc}", file=sys.stderr)
         return 2
+    frames = round(args.seconds * RATE_HZ) if args.seconds else args.frames
+    if frames < 4:
+        print(f"seqpose-orbits: error: an orbit needs at least 4 frames, got {frames}", file=sys.stderr)
+        return 2
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -158,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seqpose-orbits: error: {bag} exists", file=sys.stderr)
             return 2
         sensor = REALISTIC if args.sensor == "realistic" else None
-        rec = make_recording(cls, rng, args.frames, (args.height, args.width), sensor)
+        rec = make_recording(cls, rng, frames, (args.height, args.width), sensor)
         write_recording_bag(rec, bag, args.depth_encoding)
     print(
         f"wrote {args.count} {args.category} recordings to {args.out} in {time.perf_counter() - start:.1f} s"
