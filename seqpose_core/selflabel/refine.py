@@ -6,7 +6,8 @@ frame, the same in every frame of a recording (true camera = TF's camera @ X); s
 fixed frame it turns with the camera, so the frames' depth lands a little apart and a box
 measured on the fused points grows by that smear on every side. The scene is static, so X is
 found by making the frames agree (a per-frame correction would have six unknowns a frame and
-drift together; one X has six in all):
+drift together; one X has six in all). A 1-pixel colour-depth misregistration is, for the
+depth, a turn of its camera by a pixel's angle, and is taken out with X's rotation:
 
 1. every frame's depth (every ``stride``-th pixel) within ``reach`` of where the orbit looks
    (the object, its neighbours and the table: the table pins height and tilt, the objects the
@@ -14,10 +15,13 @@ drift together; one X has six in all):
 2. through TF's pose and the current X, all frames' points go into the fixed frame; each point
    is paired with the nearest point of *another* frame within ``max_pair``, whose plane (the
    smallest principal axis of its ``neighbours`` nearest points) it should lie on;
-3. the six-parameter update of X (a small rotation and translation in the camera frame, which
-   moves both points of a pair, each through its own camera) is solved by Gauss-Newton on the
-   point-to-plane distances, weighted by Tukey's biweight of scale ``robust_scale``, so that
-   stray depth and what only one frame sees do not pull;
+3. the update of X's rotation (a small turn in the camera frame, which moves both points of a
+   pair, each through its own camera) is solved by Gauss-Newton on the point-to-plane
+   distances, weighted by Tukey's biweight of scale ``robust_scale``, so that stray depth and
+   what only one frame sees do not pull. Its translation is left to TF unless
+   ``translation``: on an orbit that looks at one point, moving every camera along its optical
+   axis moves each frame's points towards or away from the object alike, so the frames still
+   agree and the depth hardly sees it (estimated, the noise decides it);
 4. steps 2-3 are repeated ``rounds`` times;
 5. a correction larger than ``max_turn_deg`` or ``max_shift`` is refused (the poses stay TF's):
    it would be a wrong match, not a calibration residual.
