@@ -26,7 +26,8 @@ def results(turns: np.ndarray, offset: np.ndarray, far: bool = False) -> list:
         rot = rotation_about_y(a)
         t = np.array([0.0, 0.0, 0.8])
         gt = (np.array([7]), rot[None], t[None], np.array([[0.2, 0.15, 0.18]]))
-        pred = (np.array([7]), (rot @ offset)[None], (t + [0.3 if far else 0.02, 0, 0])[None], gt[3])
+        moved = t + np.array([0.3 if far else 0.02, 0.0, 0.0])
+        pred = (np.array([7]), (rot @ offset)[None], moved[None], gt[3])
         out.append(image_result_from_poses("x", gt, np.ones(1), pred, np.ones(1)))
     return out
 
