@@ -205,7 +205,7 @@ def bag_to_video(
         rgbs.append(frame.rgb)
         depth_ids.append(d)
         k = same_k(bag, k, frame.k, frame.stamp)
-    depth = _kept_depths(bag, depth_topic, depth_ids, rgbs) if depth_topic else None
+    depth = _kept_depths(bag, depth_topic, depth_ids) if depth_topic else None
     if depth is not None:
         same = [i for i, d in enumerate(depth) if d.shape == rgbs[i].shape[:2]]
         rgbs, poses, depth = [rgbs[i] for i in same], [poses[i] for i in same], [depth[i] for i in same]
@@ -223,7 +223,8 @@ def bag_to_video(
     return len(rgbs), depth is not None
 
 
-def _kept_depths(bag: Path, topic: str, ids: list[int], rgbs: list[np.ndarray]) -> list[np.ndarray]:
+def _kept_depths(bag: Path, topic: str, ids: list[int]) -> list[np.ndarray]:
+    """The depth images of topic at the bag-order indices ids, in that order."""
     images = read_depths(bag, topic, set(ids))
     return [images[i] for i in ids]
 
