@@ -7,11 +7,12 @@ The photos and their roles are named in one place, ``seqpose_core/data/photos.py
   of photos with none;
 - the positives: every box on them; the coffee cup should be one box, a mug, 8-14 cm across.
 
-``--photos training`` reports the same on the training-side photos (all negatives): the photos a
-recipe may be chosen on. Every photo gets a plausible K (fx = fy = 0.9 x width, the principal
-point at the centre) and is run single-frame, as a first frame on a robot would be.
+``--photos validation`` reports the same on the validation photos (all negatives, never trained
+on): the photos a recipe is chosen on. ``--photos training`` reports on the training-side ones.
+Every photo gets a plausible K (fx = fy = 0.9 x width, the principal point at the centre) and is
+run single-frame, as a first frame on a robot would be.
 
-Usage: python benchmarks/real_photos.py [--checkpoint FILE ...] [--photos evaluation|training]
+Usage: python benchmarks/real_photos.py [--checkpoint FILE ...] [--photos evaluation|validation|training]
     [--sheet docs/real_photos_NAME.jpg]
 """
 
@@ -24,7 +25,13 @@ import cv2
 import numpy as np
 
 from seqpose_core.assets import load_or_random
-from seqpose_core.data.photos import EVALUATION_NEGATIVES, EVALUATION_POSITIVES, TRAINING_PHOTOS, load_photo
+from seqpose_core.data.photos import (
+    EVALUATION_NEGATIVES,
+    EVALUATION_POSITIVES,
+    TRAINING_PHOTOS,
+    VALIDATION_NEGATIVES,
+    load_photo,
+)
 from seqpose_core.estimates import PoseEstimate
 from seqpose_core.predictor import Predictor
 from seqpose_core.visualize import draw_estimates, tile
@@ -82,12 +89,13 @@ def summary(found: dict[str, list[PoseEstimate]], negatives: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="real_photos.py", description=__doc__)
     p.add_argument("--checkpoint", nargs="*", default=[None], help="default: the embedded model")
-    p.add_argument("--photos", choices=("evaluation", "training"), default="evaluation")
+    p.add_argument("--photos", choices=("evaluation", "validation", "training"), default="evaluation")
     p.add_argument("--threshold", type=float, default=0.2, help="the node's default")
     p.add_argument("--sheet", type=Path, help="write the last checkpoint's annotated photos here")
     args = p.parse_args(argv)
-    if args.photos == "training":
-        negatives, names = list(TRAINING_PHOTOS), list(TRAINING_PHOTOS)
+    if args.photos != "evaluation":
+        negatives = list(TRAINING_PHOTOS if args.photos == "training" else VALIDATION_NEGATIVES)
+        names = negatives
     else:
         negatives, names = list(EVALUATION_NEGATIVES), [*EVALUATION_NEGATIVES, *EVALUATION_POSITIVES]
     lines = []

@@ -13,12 +13,14 @@ from seqpose_core.synth.writer import SynthConfig, generate
 
 
 def test_photo_roles_are_disjoint_and_no_photo_of_a_class_is_a_training_photo():
-    train, neg, pos = (
+    roles = [
         set(photos.TRAINING_PHOTOS),
+        set(photos.VALIDATION_NEGATIVES),
         set(photos.EVALUATION_NEGATIVES),
         set(photos.EVALUATION_POSITIVES),
-    )
-    assert not train & neg and not train & pos and not neg & pos
+    ]
+    assert sum(map(len, roles)) == len(set().union(*roles))  # no photo in two roles
+    train, _, _, pos = roles
     assert {"coffee", "camera"} <= pos
     assert "motorcycle_right" not in train  # the stereo partner of an evaluation photo
     with pytest.raises(ValueError, match="'lena'"):

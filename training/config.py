@@ -37,6 +37,9 @@ class DataConfig:
     # photographs as negatives (seqpose_core/data/negatives.py): with this probability a training
     # item is replaced by a crop of a training-side photo with no object in it
     negative_prob: float = 0.0
+    # rendered objects in front of photographs (seqpose_core/data/photo_background.py): with this
+    # probability a training item that is not a negative keeps its objects and gets a photo behind them
+    photo_background_prob: float = 0.0
 
 
 @dataclass
@@ -107,8 +110,9 @@ class TrainConfig:
             raise ValueError(f"data.paste_look must be plain or blended, got {self.data.paste_look!r}")
         if not 0.0 <= self.data.paste_prob <= 1.0:
             raise ValueError(f"data.paste_prob must lie in [0, 1], got {self.data.paste_prob}")
-        if not 0.0 <= self.data.negative_prob <= 1.0:
-            raise ValueError(f"data.negative_prob must lie in [0, 1], got {self.data.negative_prob}")
+        for name in ("negative_prob", "photo_background_prob"):
+            if not 0.0 <= getattr(self.data, name) <= 1.0:
+                raise ValueError(f"data.{name} must lie in [0, 1], got {getattr(self.data, name)}")
         need = self.model.memory_frames + 1
         if 1 < self.data.clip_length < need and not self.data.allow_short_clips:
             raise ValueError(

@@ -16,6 +16,7 @@ from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
 from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.data.paste import paste_object
 from seqpose_core.data.paste_look import PLAIN, LookDraw, PasteLook, draw_look
+from seqpose_core.data.photo_background import photo_background_clip
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
 from training.config import TrainConfig
 
@@ -77,8 +78,9 @@ class Paster:
 
 class TrainSamples(torch.utils.data.Dataset):
     """Wraps NocsFrames / NocsClips: a photo negative in place of the item (with
-    ``data.negative_prob``), else a paste (optional); then resize-crop and jitter; the random
-    choices seeded by (seed, epoch, index)."""
+    ``data.negative_prob``), else a paste (optional) and a photo behind its objects (with
+    ``data.photo_background_prob``); then resize-crop and jitter; the random choices seeded by
+    (seed, epoch, index)."""
 
     def __init__(
         self, base: NocsFrames | NocsClips | ConcatDataset, cfg: TrainConfig, paster: Paster | None = None
@@ -87,6 +89,7 @@ class TrainSamples(torch.utils.data.Dataset):
         self.size = cfg.model.input_size
         self.paster = paster
         self.negative_prob = cfg.data.negative_prob
+        self.background_prob = cfg.data.photo_background_prob
 
     def __len__(self) -> int:
         return len(self.base)
@@ -103,8 +106,12 @@ class TrainSamples(torch.utils.data.Dataset):
         if self.negative_prob > 0 and rng.random() < self.negative_prob:
             clip = negative_clip(item if isinstance(item, list) else [item], rng)
             item = clip if isinstance(item, list) else clip[0]
-        elif self.paster is not None:
-            item = self.paster(item, np.random.default_rng([self.seed, self.epoch, i, 1]))
+        else:
+            if self.paster is not None:
+                item = self.paster(item, np.random.default_rng([self.seed, self.epoch, i, 1]))
+            if self.background_prob > 0 and rng.random() < self.background_prob:
+                clip = photo_background_clip(item if isinstance(item, list) else [item], rng)
+                item = clip if isinstance(item, list) else clip[0]
         return [self._one(f, jitter) for f in item] if isinstance(item, list) else self._one(item, jitter)
 
 

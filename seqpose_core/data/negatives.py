@@ -52,27 +52,38 @@ def empty_frame(rgb: np.ndarray, k: np.ndarray, scene: str, index: int, stamp: f
     )
 
 
-def negative_clip(
-    like: list[Frame], rng: np.random.Generator, cfg: NegativeConfig = NEGATIVES
-) -> list[Frame]:
-    """A clip of a training photo shaped like ``like`` (sizes, intrinsics and stamps kept)."""
+def photo_crops(
+    size: tuple[int, int], frames: int, rng: np.random.Generator, cfg: NegativeConfig = NEGATIVES
+) -> tuple[list[np.ndarray], int]:
+    """Steps 1-3: ``frames`` drifting crops of one training-side photo, each resized to ``size``
+    (H, W) as uint8 (H, W, 3), and the photo's index in ``TRAINING_PHOTOS``."""
     photos = training_photos()
     which = int(rng.integers(len(photos)))
     photo = photos[which]
     if rng.random() < 0.5:
         photo = photo[:, ::-1]
     ph, pw = photo.shape[:2]
-    h, w = like[0].size
+    h, w = size
     full = min(ph / h, pw / w)  # the largest crop of the target's aspect, in photo pixels per pixel
     scale = full * rng.uniform(*cfg.crop)
     ch, cw = h * scale, w * scale
     y, x = rng.uniform(0, ph - ch), rng.uniform(0, pw - cw)
     step = rng.uniform(-cfg.drift_px, cfg.drift_px, 2)
     out = []
-    for t, frame in enumerate(like):
+    for t in range(frames):
         y_t = int(np.clip(y + t * step[0], 0, ph - ch))
         x_t = int(np.clip(x + t * step[1], 0, pw - cw))
         crop = photo[y_t : y_t + max(1, int(ch)), x_t : x_t + max(1, int(cw))]
-        rgb = cv2.resize(np.ascontiguousarray(crop), (w, h), interpolation=cv2.INTER_AREA)
-        out.append(empty_frame(rgb, frame.k, f"photo_{which}", t, frame.stamp))
-    return out
+        out.append(cv2.resize(np.ascontiguousarray(crop), (w, h), interpolation=cv2.INTER_AREA))
+    return out, which
+
+
+def negative_clip(
+    like: list[Frame], rng: np.random.Generator, cfg: NegativeConfig = NEGATIVES
+) -> list[Frame]:
+    """A clip of a training photo shaped like ``like`` (sizes, intrinsics and stamps kept)."""
+    crops, which = photo_crops(like[0].size, len(like), rng, cfg)
+    return [
+        empty_frame(rgb, frame.k, f"photo_{which}", t, frame.stamp)
+        for t, (rgb, frame) in enumerate(zip(crops, like, strict=True))
+    ]

@@ -1,15 +1,19 @@
 """The real photographs this project uses, and what each one may be used for: one place.
 
-Every photo ships inside a wheel the project installs (scikit-image's ``skimage.data``,
-matplotlib's sample data), so nothing is downloaded. Three roles, disjoint by construction
-(a test checks it):
+Every photo ships inside a wheel (scikit-image's ``skimage.data``, matplotlib's sample data;
+the validation photos scikit-learn's and PyWavelets', which only the benchmarks install from
+requirements/dev.txt), so nothing is downloaded at run time. Four roles, disjoint by
+construction (a test checks it):
 
 1. ``TRAINING_PHOTOS``: textures of the generator's tables, walls and distractors, and the
    negatives of training (a crop of the photo is a frame whose only target is "no object").
    None of them shows one of the six classes.
-2. ``EVALUATION_NEGATIVES``: photos with none of the classes, kept for
+2. ``VALIDATION_NEGATIVES``: photos with none of the classes that a recipe is chosen on
+   (``benchmarks/real_photos.py --photos validation``). No training path reads them, and no
+   model before the fourth stage of the embedded one was measured on them.
+3. ``EVALUATION_NEGATIVES``: photos with none of the classes, kept for
    ``benchmarks/real_photos.py`` only. No training path reads them.
-3. ``EVALUATION_POSITIVES``: photos that show a class (coffee: a cup, a mug; camera: a camera on
+4. ``EVALUATION_POSITIVES``: photos that show a class (coffee: a cup, a mug; camera: a camera on
    a tripod), evaluation only: training on them as negatives would teach the network that a
    mug is not a mug.
 
@@ -42,6 +46,8 @@ TRAINING_PHOTOS: tuple[str, ...] = (
     "microaneurysms",
     "colorwheel",
 )
+# scikit-learn: a temple among trees, a flower; PyWavelets: an aerial view, people on stairs (grey)
+VALIDATION_NEGATIVES: tuple[str, ...] = ("china", "flower", "aero", "ascent")
 EVALUATION_NEGATIVES: tuple[str, ...] = ("astronaut", "chelsea", "motorcycle_left", "clock", "grace_hopper")
 EVALUATION_POSITIVES: dict[str, str] = {"coffee": "mug", "camera": "camera"}
 
@@ -71,8 +77,11 @@ def load_photo(name: str) -> np.ndarray:
 
 @cache
 def _load(name: str) -> np.ndarray:
-    if name not in (*TRAINING_PHOTOS, *EVALUATION_NEGATIVES, *EVALUATION_POSITIVES, "motorcycle_right"):
+    known = (*TRAINING_PHOTOS, *VALIDATION_NEGATIVES, *EVALUATION_NEGATIVES, *EVALUATION_POSITIVES)
+    if name not in (*known, "motorcycle_right"):
         raise ValueError(f"photo {name!r}: not one of the project's photos (seqpose_core/data/photos.py)")
+    if name in VALIDATION_NEGATIVES:
+        return _validation_photo(name)
     if name in _MATPLOTLIB:
         from matplotlib import cbook
 
@@ -87,6 +96,22 @@ def _load(name: str) -> np.ndarray:
         left, right, _ = data.stereo_motorcycle()
         return _as_rgb(left if name == "motorcycle_left" else right)
     return _as_rgb(getattr(data, name)())
+
+
+def _validation_photo(name: str) -> np.ndarray:
+    try:
+        if name in ("china", "flower"):
+            from sklearn.datasets import load_sample_image
+
+            return _as_rgb(load_sample_image(f"{name}.jpg"))
+        import pywt.data
+
+        return _as_rgb(getattr(pywt.data, name)())
+    except ImportError as exc:
+        raise ImportError(
+            f"validation photo {name!r} ships in scikit-learn / PyWavelets:"
+            " pip install -r requirements/dev.txt"
+        ) from exc
 
 
 def training_photos() -> list[np.ndarray]:
