@@ -168,3 +168,37 @@ def test_the_noise_estimate_follows_added_noise():
     for sigma in (2.0, 8.0):
         noisy = np.clip(smooth + rng.normal(0, sigma, (120, 160, 1)), 0, 255).astype(np.uint8)
         assert abs(noise_sigma(noisy) - sigma) < 0.25 * sigma + 0.5
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_a_paste_reprojected_by_its_depth_is_what_the_renderer_draws_far_beyond_the_scale_bound():
+    kettle = make_object(GENERATOR_CLASSES.id("kettle"), np.random.default_rng(2))
+    source = view(kettle, rotation_about_y(0.7), np.array([0.02, -0.01, 0.45]), K_SOURCE, (96, 128))
+    empty = view(kettle, np.eye(3), np.array([0.0, 0.0, -5.0]), K_TARGET, (240, 320), instance_id=9)
+    empty.objects = Objects()
+    ratio = 1.1 / float(np.linalg.norm(source.objects.translations[0]))
+    half = float(np.linalg.norm(kettle.size)) / 2
+    assert distance_range(PasteLook(), 0.45, half)[1] < 1.1  # an image scale may not go this far
+    holed = source.with_(depth=np.where(np.random.default_rng(3).random((96, 128)) < 0.2, 0, source.depth))
+    for src in (source, holed):
+        pasted = paste_object(empty, src, 0, (200.0, 110.0), LookDraw(distance_ratio=ratio, reproject=True))
+        o = pasted.objects
+        np.testing.assert_allclose(np.linalg.norm(o.translations[0]), 1.1)
+        truth = view(kettle, o.rotations[0], o.translations[0], K_TARGET, (240, 320))
+        drawn, expected = pasted.instance_mask == o.instance_ids[0], truth.instance_mask == 3
+        assert _iou(drawn, expected) > 0.93
+        both = drawn & expected
+        assert np.median(np.abs(pasted.depth[both] - truth.depth[both])) < 0.003
+    scaled = paste_object(empty, source, 0, (200.0, 110.0), LookDraw(distance_ratio=ratio))
+    reprojected = paste_object(
+        empty, source, 0, (200.0, 110.0), LookDraw(distance_ratio=ratio, reproject=True)
+    )
+    iou = [_iou(p.instance_mask == p.objects.instance_ids[0], expected) for p in (scaled, reprojected)]
+    assert iou[1] > iou[0]  # the depth keeps the shape the image scale loses
+    mostly_holes = source.with_(
+        depth=np.where(np.random.default_rng(4).random((96, 128)) < 0.7, 0, source.depth)
+    )
+    assert paste_object(empty, mostly_holes, 0, (200.0, 110.0), LookDraw(reproject=True)) is empty

@@ -32,7 +32,8 @@ class DataConfig:
     paste_root: str = ""
     paste_prob: float = 0.5
     # plain: as cut (source distance, light, hard edge); blended: moved along its ray, occluded
-    # by the scene's nearer objects, relit, blurred, noise matched, edge feathered (paste_look.py)
+    # by the scene's nearer objects, relit, blurred, noise matched, edge feathered (paste_look.py);
+    # reprojected: blended, and moved by its own depth over 0.35-1.2 m (paste_look.REPROJECTED)
     paste_look: str = "plain"
     # photographs as negatives (seqpose_core/data/negatives.py): with this probability a training
     # item is replaced by a crop of a training-side photo with no object in it
@@ -40,6 +41,9 @@ class DataConfig:
     # rendered objects in front of photographs (seqpose_core/data/photo_background.py): with this
     # probability a training item that is not a negative keeps its objects and gets a photo behind them
     photo_background_prob: float = 0.0
+
+
+PASTE_LOOKS = ("plain", "blended", "reprojected")
 
 
 @dataclass
@@ -106,8 +110,8 @@ class TrainConfig:
         for name in ("dense_every", "features_every"):
             if getattr(self.loss, name) < 1:
                 raise ValueError(f"loss.{name} must be at least 1, got {getattr(self.loss, name)}")
-        if self.data.paste_look not in ("plain", "blended"):
-            raise ValueError(f"data.paste_look must be plain or blended, got {self.data.paste_look!r}")
+        if self.data.paste_look not in PASTE_LOOKS:
+            raise ValueError(f"data.paste_look must be one of {PASTE_LOOKS}, got {self.data.paste_look!r}")
         if not 0.0 <= self.data.paste_prob <= 1.0:
             raise ValueError(f"data.paste_prob must lie in [0, 1], got {self.data.paste_prob}")
         for name in ("negative_prob", "photo_background_prob"):

@@ -15,7 +15,7 @@ from seqpose_core.data.negatives import negative_clip
 from seqpose_core.data.nocs_dataset import NocsClips, NocsFrames
 from seqpose_core.data.nocs_io import read_classes
 from seqpose_core.data.paste import paste_object
-from seqpose_core.data.paste_look import PLAIN, LookDraw, PasteLook, draw_look
+from seqpose_core.data.paste_look import PLAIN, REPROJECTED, LookDraw, PasteLook, draw_look
 from seqpose_core.data.photo_background import photo_background_clip
 from seqpose_core.data.transforms import PhotometricJitter, resize_crop
 from training.config import TrainConfig
@@ -138,7 +138,7 @@ def build_train_loader(
         check_classes(root, cfg)
     parts = [_subset(root, cfg) for root in [d.root, *d.extra_roots]]
     base = parts[0] if len(parts) == 1 else ConcatDataset(parts)
-    look = PasteLook() if d.paste_look == "blended" else None
+    look = {"plain": None, "blended": PasteLook(), "reprojected": REPROJECTED}[d.paste_look]
     paster = Paster(_subset(d.paste_root, cfg), d.paste_prob, look) if d.paste_root else None
     samples = TrainSamples(base, cfg, paster)
     sampler = EpochSampler(len(samples), cfg.run.seed, rank, world)

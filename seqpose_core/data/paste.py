@@ -16,6 +16,8 @@ the source's distance, light and hard edge.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -73,6 +75,139 @@ def _occluded(target: Frame, depth: np.ndarray) -> np.ndarray:
     return mine & (target.depth < depth)
 
 
+class View(NamedTuple):
+    """The moved object on the target's grid: mask (H, W) bool, rgb (H, W, 3) uint8, depth
+    (H, W) metres and normals (H, W, 3) in the target camera, valid under mask."""
+
+    mask: np.ndarray
+    rgb: np.ndarray
+    depth: np.ndarray
+    normals: np.ndarray
+
+
+def scaled_view(
+    source: Frame,
+    index: int,
+    h: np.ndarray,
+    hw: tuple[int, int],
+    turn: np.ndarray,
+    ratio: float,
+    antialias: bool,
+) -> View:
+    """The object warped by the homography h (its turn and image scale), its depth moved along the
+    centre's ray: exact at the source's distance, approximate away from it (paste_look.py, step 1);
+    low-passed first where it shrinks if ``antialias``."""
+    o = source.objects
+    own = (source.instance_mask == o.instance_ids[index]).astype(np.uint8)
+    centre = turn @ o.translations[index] * ratio
+    scale = float(np.sqrt(abs(np.linalg.det(h[:2, :2]))))  # target pixels per source pixel, about
+    image = source.rgb
+    if antialias and scale < 1:
+        image = cv2.GaussianBlur(image, (0, 0), antialias_sigma(scale))
+    return View(
+        mask=_warp(own, h, hw, nearest=True) > 0,
+        rgb=_warp(image, h, hw, nearest=False),
+        depth=_warped_depth(source.depth, h, hw) + (centre[2] - centre[2] / ratio),
+        normals=_warp(source.normals, h, hw, nearest=True) @ turn.T,
+    )
+
+
+def _filled_depth(depth: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """depth (H, W) with each hole under mask given its nearest measured mask pixel's depth
+    (None if fewer than half of the mask's pixels are measured)."""
+    valid = mask & (depth > 0)
+    holes = mask & ~valid
+    if holes.sum() * 2 > mask.sum():
+        return None
+    if not holes.any():
+        return depth
+    _, labels = cv2.distanceTransformWithLabels(
+        (~valid).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    value = np.zeros(int(labels.max()) + 1, np.float32)
+    value[labels[valid]] = depth[valid]
+    return np.where(holes, value[labels], depth).astype(np.float32)
+
+
+def _close_gaps(view: View) -> View:
+    """Fills the one-pixel gaps a forward projection leaves (pixels with at least 5 of their 8
+    neighbours drawn) with their drawn neighbours' mean."""
+    have = view.mask.astype(np.float32)
+    count = cv2.boxFilter(have, -1, (3, 3), normalize=False)
+    gaps = ~view.mask & (count >= 5)
+    if not gaps.any():
+        return view
+
+    def mean(a: np.ndarray) -> np.ndarray:
+        weight = have if a.ndim == 2 else have[..., None]
+        total = cv2.boxFilter(a.astype(np.float32) * weight, -1, (3, 3), normalize=False)
+        return total / (np.maximum(count, 1) if a.ndim == 2 else np.maximum(count, 1)[..., None])
+
+    rgb, depth, normals = view.rgb.copy(), view.depth.copy(), view.normals.copy()
+    rgb[gaps] = np.clip(mean(view.rgb)[gaps] + 0.5, 0, 255).astype(np.uint8)
+    depth[gaps], normals[gaps] = mean(view.depth)[gaps], mean(view.normals)[gaps]
+    return View(view.mask | gaps, rgb, depth, normals)
+
+
+def _upsampled(source: Frame, own: np.ndarray, depth: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
+    """own, depth, rgb and normals at m times the resolution (nearest, but rgb linear) and the
+    intrinsics of that grid (pixel centres kept)."""
+    if m == 1:
+        return own, depth, source.rgb, source.normals, source.k
+    h, w = own.shape
+    size, near = (w * m, h * m), cv2.INTER_NEAREST
+    k = np.array([[m, 0, (m - 1) / 2], [0, m, (m - 1) / 2], [0, 0, 1.0]]) @ source.k
+    return (
+        cv2.resize(own.astype(np.uint8), size, interpolation=near) > 0,
+        cv2.resize(depth, size, interpolation=near),
+        cv2.resize(source.rgb, size, interpolation=cv2.INTER_LINEAR),
+        cv2.resize(source.normals, size, interpolation=near),
+        k,
+    )
+
+
+def reproject_object(
+    source: Frame, index: int, k: np.ndarray, hw: tuple[int, int], turn: np.ndarray, ratio: float
+) -> View | None:
+    """The object moved by its own depth (None if less than half of it has depth): each object
+    pixel back-projected, turned about the camera centre, moved along the centre's ray by
+    (ratio - 1) t, projected with k onto the (H, W) grid ``hw``, the nearest point kept per
+    pixel. Colours are low-passed first where the object shrinks; where it grows the source is
+    upsampled first so that the points are denser than the target's pixels; the last one-pixel
+    gaps are closed."""
+    o = source.objects
+    own = source.instance_mask == o.instance_ids[index]
+    depth = _filled_depth(source.depth, own)
+    if depth is None:
+        return None
+    scale = float(k[0, 0] / source.k[0, 0]) / ratio  # target pixels per source pixel, about
+    rgb = source.rgb if scale >= 1 else cv2.GaussianBlur(source.rgb, (0, 0), antialias_sigma(scale))
+    own, depth, rgb, normals, k_source = _upsampled(
+        source.with_(rgb=rgb), own, depth, int(np.ceil(1.5 * scale))
+    )
+    v, u = np.nonzero(own)
+    points = turn @ (np.linalg.inv(k_source) @ np.stack([u, v, np.ones_like(u)]) * depth[v, u])
+    points += ((ratio - 1) * turn @ o.translations[index])[:, None]
+    q = k @ points
+    iu, iv = np.round(q[0] / q[2]).astype(int), np.round(q[1] / q[2]).astype(int)
+    inside = (q[2] > 0) & (iu >= 0) & (iu < hw[1]) & (iv >= 0) & (iv < hw[0])
+    flat, z = iv[inside] * hw[1] + iu[inside], points[2, inside]
+    order = np.lexsort((z, flat))  # by pixel, then nearest first
+    pick = np.flatnonzero(inside)[order[np.r_[True, flat[order][1:] != flat[order][:-1]]]]
+    view = View(
+        np.zeros(hw, bool),
+        np.zeros((*hw, 3), np.uint8),
+        np.zeros(hw, np.float32),
+        np.zeros((*hw, 3), np.float32),
+    )
+    tv, tu = iv[pick], iu[pick]
+    view.mask[tv, tu] = True
+    view.rgb[tv, tu] = rgb[v[pick], u[pick]]
+    view.depth[tv, tu] = points[2, pick]
+    view.normals[tv, tu] = normals[v[pick], u[pick]] @ turn.T
+    return _close_gaps(view)
+
+
 def paste_object(
     target: Frame,
     source: Frame,
@@ -85,35 +220,38 @@ def paste_object(
     (u, v) of the target, in the drawn look (``draw``; rng draws its noise), on top of
     everything but the target's nearer objects when ``draw.occlusion``. Its instance id is the
     target's next free one. A paste of which fewer than MIN_OBJECT_PIXELS pixels land in view
-    returns target."""
+    returns target, and so does a re-projected one (``draw.reproject``) whose depth is mostly
+    missing."""
     o, hw = source.objects, target.size
     turn = turn_between(o.translations[index], np.linalg.inv(target.k) @ np.array([*pixel, 1.0]))
     ratio = draw.distance_ratio
-    h = _scale_about(pixel, 1.0 / ratio) @ target.k @ turn @ np.linalg.inv(source.k)
-    own = (source.instance_mask == o.instance_ids[index]).astype(np.uint8)
-    mask = _warp(own, h, hw, nearest=True) > 0
-    centre = turn @ o.translations[index] * ratio
-    depth_now = _warped_depth(source.depth, h, hw) + (centre[2] - centre[2] / ratio)  # moved along the ray
-    if draw.occlusion:
-        mask &= ~_occluded(target, depth_now)
+    if draw.reproject:
+        view = reproject_object(source, index, target.k, hw, turn, ratio)
+        if view is None:
+            return target
+    else:
+        h = _scale_about(pixel, 1.0 / ratio) @ target.k @ turn @ np.linalg.inv(source.k)
+        view = scaled_view(source, index, h, hw, turn, ratio, antialias=draw != PLAIN)
+    mask = view.mask & ~_occluded(target, view.depth) if draw.occlusion else view.mask
     if mask.sum() < MIN_OBJECT_PIXELS:
         return target
     used = set(target.objects.instance_ids.tolist()) | {BACKGROUND}
     new_id = min(set(range(1, 256)) - used)
-    instance = target.instance_mask.copy()
-    instance[mask] = new_id
-    class_mask, rgb, depth, normals = (
-        a.copy() for a in (target.class_mask, target.rgb, target.depth, target.normals)
+    instance, class_mask, depth, normals = (
+        a.copy() for a in (target.instance_mask, target.class_mask, target.depth, target.normals)
     )
-    class_mask[mask] = o.class_ids[index]
-    rgb = _pasted_rgb(target, source, h, mask, draw, rng)
-    depth[mask] = depth_now[mask]
-    normals[mask] = (_warp(source.normals, h, hw, nearest=True) @ turn.T)[mask]
+    instance[mask], class_mask[mask] = new_id, o.class_ids[index]
+    depth[mask], normals[mask] = view.depth[mask], view.normals[mask]
+    if draw == PLAIN:
+        rgb = target.rgb.copy()
+        rgb[mask] = view.rgb[mask]
+    else:
+        rgb = composite(target.rgb, view.rgb, mask, draw, rng or np.random.default_rng())
     kept = _keep(target.objects, _visible(target.objects, instance))
     added = Objects(
         np.r_[kept.class_ids, o.class_ids[index]],
         np.concatenate([kept.rotations, (turn @ o.rotations[index])[None]]),
-        np.concatenate([kept.translations, centre[None]]),
+        np.concatenate([kept.translations, (turn @ o.translations[index] * ratio)[None]]),
         np.concatenate([kept.sizes, o.sizes[index][None]]),
         np.r_[kept.instance_ids, new_id],
         np.r_[kept.handle_visible, o.handle_visible[index]],
@@ -121,25 +259,3 @@ def paste_object(
     return target.with_(
         rgb=rgb, depth=depth, normals=normals, class_mask=class_mask, instance_mask=instance, objects=added
     )
-
-
-def _pasted_rgb(
-    target: Frame,
-    source: Frame,
-    h: np.ndarray,
-    mask: np.ndarray,
-    draw: LookDraw,
-    rng: np.random.Generator | None,
-) -> np.ndarray:
-    """The target's rgb with the source warped by h drawn on mask: as cut (PLAIN), else low-passed
-    to its new scale and composited in the drawn look."""
-    if draw == PLAIN:
-        rgb = target.rgb.copy()
-        rgb[mask] = _warp(source.rgb, h, target.size, nearest=False)[mask]
-        return rgb
-    scale = float(np.sqrt(abs(np.linalg.det(h[:2, :2]))))  # target pixels per source pixel, about
-    image = source.rgb
-    if scale < 1:
-        image = cv2.GaussianBlur(image, (0, 0), antialias_sigma(scale))
-    warped = _warp(image, h, target.size, nearest=False)
-    return composite(target.rgb, warped, mask, draw, rng or np.random.default_rng())

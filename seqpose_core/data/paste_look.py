@@ -14,7 +14,12 @@ scale and occlusion by the scene's objects). For each pasted clip, ``draw_look``
    the camera; a point of depth offset a from that plane lands off by about
    a |1/d - 1/d'| of its distance from the centre. d' is drawn where that relative error,
    with a the object's half-diagonal, stays within ``max_shape_error``; beyond it the paste
-   would show the perspective of the wrong distance.
+   would show the perspective of the wrong distance. With ``reproject`` the paste is instead
+   re-projected from its own depth (``paste.reproject_object``: every object pixel back-projected,
+   moved, projected again, the nearest point kept per pixel), which is right at any distance
+   for the surface the recording saw; d' is then drawn from ``min_distance`` to
+   ``max_distance``, and no nearer than d / ``max_upscale`` (a paste blown up further would be
+   blurrier than the scene).
 2. Resolution: a paste that shrinks is low-passed first (Gaussian, sigma 0.5 sqrt(1/f^2 - 1)
    pixels for a scale f < 1), so it is not sharper than the scene's own far objects.
 3. Occlusion: the target's objects nearer than the paste hide it (a depth test on the
@@ -46,17 +51,24 @@ class PasteLook:
     blur_px: tuple[float, float] = (0.0, 1.0)  # Gaussian sigma, target pixels
     edge_px: tuple[float, float] = (0.5, 1.5)  # Gaussian sigma of the feathered edge, pixels
     occlusion: bool = True  # the target's nearer objects hide the paste
+    reproject: bool = False  # move the paste by its own depth, not by an image scale
+    max_upscale: float = 1.25  # image scale d / d', at most, of a re-projected paste
+
+
+REPROJECTED = PasteLook(min_distance=0.35, max_distance=1.2, reproject=True)
 
 
 @dataclass(frozen=True)
 class LookDraw:
-    """One clip's draw: distance ratio d'/d, light share, blur and edge sigmas (pixels)."""
+    """One clip's draw: distance ratio d'/d, light share, blur and edge sigmas (pixels), and
+    whether the paste is moved by its depth (``reproject``) or by an image scale."""
 
     distance_ratio: float = 1.0
     light: float = 0.0
     blur_px: float = 0.0
     edge_px: float = 0.0
     occlusion: bool = False
+    reproject: bool = False
 
 
 PLAIN = LookDraw()  # the cut-and-paste before #48: same distance, hard edge, source light
@@ -64,6 +76,8 @@ PLAIN = LookDraw()  # the cut-and-paste before #48: same distance, hard edge, so
 
 def distance_range(look: PasteLook, distance: float, half_diagonal: float) -> tuple[float, float]:
     """The distances (metres) an object at ``distance`` of ``half_diagonal`` may be moved to."""
+    if look.reproject:
+        return max(distance / look.max_upscale, look.min_distance), look.max_distance
     slack = look.max_shape_error / max(half_diagonal, 1e-6)  # allowed |1/d - 1/d'| (1/m)
     near = 1.0 / (1.0 / distance + slack)
     far = 1.0 / (1.0 / distance - slack) if 1.0 / distance > slack else np.inf
@@ -81,6 +95,7 @@ def draw_look(look: PasteLook, distance: float, half_diagonal: float, rng: np.ra
         blur_px=float(rng.uniform(*look.blur_px)),
         edge_px=float(rng.uniform(*look.edge_px)),
         occlusion=look.occlusion,
+        reproject=look.reproject,
     )
 
 
