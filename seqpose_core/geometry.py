@@ -115,6 +115,15 @@ def rotation_error_deg(
     return np.where(np.asarray(symmetric)[None], y_angle, full) * (180 / np.pi)
 
 
+def rotation_from_vector(omega: np.ndarray) -> np.ndarray:
+    """Rodrigues: the rotation (3, 3) by |omega| radians about omega (3,)."""
+    angle = float(np.linalg.norm(omega))
+    if angle < 1e-12:
+        return np.eye(3)
+    x = np.array([[0, -omega[2], omega[1]], [omega[2], 0, -omega[0]], [-omega[1], omega[0], 0]]) / angle
+    return np.eye(3) + np.sin(angle) * x + (1 - np.cos(angle)) * (x @ x)
+
+
 def rotation_about_y(theta: float | np.ndarray) -> np.ndarray:
     """Rotation by ``theta`` radians about the y axis: () or (N,) -> (3, 3) or (N, 3, 3)."""
     c, s = np.cos(theta), np.sin(theta)

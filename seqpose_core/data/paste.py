@@ -24,6 +24,7 @@ import numpy as np
 from seqpose_core.data.frame import Frame, Objects
 from seqpose_core.data.nocs_dataset import MIN_OBJECT_PIXELS
 from seqpose_core.data.paste_look import PLAIN, LookDraw, antialias_sigma, composite
+from seqpose_core.geometry import rotation_from_vector
 
 BACKGROUND = 255  # instance_mask's background
 
@@ -31,12 +32,11 @@ BACKGROUND = 255  # instance_mask's background
 def turn_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The smallest rotation (3, 3) that turns direction a (3,) onto direction b (3,)."""
     a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    axis, cos = np.cross(a, b), float(a @ b)
+    axis = np.cross(a, b)
     sin = float(np.linalg.norm(axis))
     if sin < 1e-12:
         return np.eye(3)  # the object never lies behind the camera: no half turn is asked for
-    x = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]]) / sin
-    return np.eye(3) + sin * x + (1 - cos) * (x @ x)
+    return rotation_from_vector(axis / sin * np.arctan2(sin, float(a @ b)))
 
 
 def _warp(image: np.ndarray, h: np.ndarray, hw: tuple[int, int], nearest: bool) -> np.ndarray:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.spatial import cKDTree
 
+from seqpose_core.geometry import rotation_from_vector
 from seqpose_core.selflabel.segment import across, orbit_focus, world_points
 from seqpose_core.selflabel.videos import ObjectVideo
 
@@ -52,15 +53,6 @@ class RefineConfig:
     translation: bool = False  # also X's translation (weakly seen on an orbit: see step 3)
     max_turn_deg: float = 3.0  # a correction beyond this is refused
     max_shift: float = 0.03  # metres
-
-
-def _rotation(omega: np.ndarray) -> np.ndarray:
-    """Rodrigues: rotation vector (3,) radians -> (3, 3)."""
-    angle = float(np.linalg.norm(omega))
-    if angle < 1e-12:
-        return np.eye(3)
-    x = np.array([[0, -omega[2], omega[1]], [omega[2], 0, -omega[0]], [-omega[1], omega[0], 0]]) / angle
-    return np.eye(3) + np.sin(angle) * x + (1 - np.cos(angle)) * (x @ x)
 
 
 def _frame_points(video: ObjectVideo, depth: np.ndarray, cfg: RefineConfig) -> list[np.ndarray]:
@@ -129,7 +121,7 @@ def _update(
     free = 6 if cfg.translation else 3
     step = np.linalg.lstsq(((ja - jb) * sw)[:, :free], r * sw[:, 0], rcond=None)[0]
     out = np.eye(4)
-    out[:3, :3] = _rotation(step[:3])
+    out[:3, :3] = rotation_from_vector(step[:3])
     out[:3, 3] = step[3:] if cfg.translation else 0.0
     return x @ out
 

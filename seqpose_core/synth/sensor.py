@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from seqpose_core.geometry import rigid_transform
+from seqpose_core.geometry import rigid_transform, rotation_from_vector
 
 
 @dataclass(frozen=True)
@@ -109,18 +109,11 @@ def depth_faults(
     return np.roll(out, shift if shift is not None else misregistration(rng, cfg), axis=(0, 1))
 
 
-def _turn(rng: np.random.Generator, deg: float) -> np.ndarray:
-    axis = rng.normal(size=3)
-    axis /= np.linalg.norm(axis)
-    a = np.radians(deg)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
-
-
 def pose_error(rng: np.random.Generator, metres: float, deg: float) -> np.ndarray:
     """A rigid error (4, 4): ``deg`` about a random axis and ``metres`` along a random direction."""
-    d = rng.normal(size=3)
-    return rigid_transform(_turn(rng, deg), metres * d / np.linalg.norm(d))
+    d, axis = rng.normal(size=3), rng.normal(size=3)
+    turn = rotation_from_vector(np.radians(deg) * axis / np.linalg.norm(axis))
+    return rigid_transform(turn, metres * d / np.linalg.norm(d))
 
 
 def colour_response(rgb: np.ndarray, gain: float, balance: np.ndarray) -> np.ndarray:
