@@ -4,8 +4,9 @@ smearing the object."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from seqpose_core.selflabel.refine import refine_poses
+from seqpose_core.selflabel.refine import RefineConfig, _frame_points, refine_poses
 from seqpose_core.selflabel.videos import ObjectVideo
 from seqpose_core.synth.orbit import BASE_UP, make_recording
 from seqpose_core.synth.sensor import pose_error
@@ -33,13 +34,17 @@ def relative_errors(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.median([np.linalg.norm(x[:3, 3] - y[:3, 3]) for x, y in zip(*rel, strict=True)]))
 
 
-def test_a_hand_eye_error_is_taken_out_of_the_poses_and_the_object_is_no_longer_smeared():
+@pytest.mark.parametrize("max_points", [RefineConfig.max_points, 1200])
+def test_a_hand_eye_error_is_taken_out_of_the_poses_and_the_object_is_no_longer_smeared(max_points):
     rng = np.random.default_rng(5)
     rec = make_recording(GENERATOR_CLASSES.id("mug"), rng, 12, (120, 160))
     truth = rec.cam_to_base
     wrong = truth @ pose_error(rng, 0.004, 1.0)  # the TF's camera, off by a fixed calibration error
     video = ObjectVideo(Path("mug_video"), "mug", rec.k, wrong, rec.rgb, rec.depth, None, BASE_UP)
-    refined = refine_poses(video, rec.depth)
+    cfg = RefineConfig(max_points=max_points)
+    per_frame = [len(p) for p in _frame_points(video, rec.depth, cfg)]
+    assert max(per_frame) <= max_points and min(per_frame) > 0.5 * min(max_points, 2000)
+    refined = refine_poses(video, rec.depth, cfg)
     before = object_spread(video, rec.object_mask)
     after = object_spread(refined, rec.object_mask)
     exact = object_spread(

@@ -11,7 +11,9 @@ depth, a turn of its camera by a pixel's angle, and is taken out with X's rotati
 
 1. every frame's depth (every ``stride``-th pixel) within ``reach`` of where the orbit looks
    (the object, its neighbours and the table: the table pins height and tilt, the objects the
-   rest) is back-projected into the camera frame;
+   rest) is back-projected into the camera frame, evenly thinned to at most ``max_points`` a
+   frame (a 640x480 camera would otherwise give 16 times a 160x120 one's pairs to match, for
+   the same surface: about 50,000 points a frame at stride 2);
 2. through TF's pose and the current X, all frames' points go into the fixed frame; each point
    is paired with the nearest point of *another* frame within ``max_pair``, whose plane (the
    smallest principal axis of its ``neighbours`` nearest points) it should lie on;
@@ -45,6 +47,7 @@ from seqpose_core.selflabel.videos import ObjectVideo
 @dataclass(frozen=True)
 class RefineConfig:
     stride: int = 2  # pixels: every stride-th pixel's depth
+    max_points: int = 3000  # per frame, after the reach (a 160x120 frame gives 2,000-2,600)
     reach: float = 0.3  # metres across up from where the orbit looks
     neighbours: int = 10  # points per normal
     max_pair: float = 0.015  # metres: farther pairs are not matched
@@ -64,6 +67,7 @@ def _frame_points(video: ObjectVideo, depth: np.ndarray, cfg: RefineConfig) -> l
     for f, pts in enumerate(world.reshape(len(world), -1, 3)):
         pts = pts[np.isfinite(pts).all(1)]
         pts = pts[across(pts, focus, up) < cfg.reach]
+        pts = pts[:: -(-len(pts) // cfg.max_points)] if len(pts) > cfg.max_points else pts
         inv = np.linalg.inv(video.cam_to_world[f])
         out.append(pts @ inv[:3, :3].T + inv[:3, 3])
     return out
