@@ -5,12 +5,18 @@
 # generated (realistic sensor) and each bag is copied until there are 20: the work of the two
 # tools does not depend on what the images show.
 #   bash benchmarks/label_scale.sh OUT [UNIQUE=2]
+# With RECORDINGS=DIR, the unique bags are DIR's orbit_NNN (made by an earlier run) instead.
 set -euo pipefail
 out=$1 unique=${2:-2}
 bin=${BIN:-.venv/bin}
 rm -rf "$out" && mkdir -p "$out/bags"
-"$bin/seqpose-orbits" --out "$out/unique" --category mug --count "$unique" --seed 808 --seconds 30 \
-  --width 640 --height 480 --sensor realistic
+if [[ -n "${RECORDINGS:-}" ]]; then
+  mkdir -p "$out/unique" && cp -r "$RECORDINGS"/orbit_* "$out/unique/"
+  unique=$(find "$out/unique" -maxdepth 1 -name 'orbit_*' -type d | wc -l)
+else
+  "$bin/seqpose-orbits" --out "$out/unique" --category mug --count "$unique" --seed 808 --seconds 30 \
+    --width 640 --height 480 --sensor realistic
+fi
 for i in $(seq 0 19); do
   src=$(printf "%s/unique/orbit_%03d" "$out" $((i % unique)))
   cp -r "$src" "$(printf "%s/bags/orbit_%03d" "$out" "$i")"

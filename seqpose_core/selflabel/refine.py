@@ -47,7 +47,7 @@ from seqpose_core.selflabel.videos import ObjectVideo
 @dataclass(frozen=True)
 class RefineConfig:
     stride: int = 2  # pixels: every stride-th pixel's depth
-    max_points: int = 3000  # per frame, after the reach (a 160x120 frame gives 2,000-2,600)
+    max_points: int = 6000  # per frame, after the reach (a 160x120 frame gives 2,000-2,600)
     reach: float = 0.3  # metres across up from where the orbit looks
     neighbours: int = 10  # points per normal
     max_pair: float = 0.015  # metres: farther pairs are not matched
