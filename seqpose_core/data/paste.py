@@ -11,7 +11,10 @@ pixels, and one left with fewer than MIN_OBJECT_PIXELS visible leaves the labels
 loaders do. A ``LookDraw`` (seqpose_core/data/paste_look.py) may also move it along its ray
 (its image scaled by d / d' about its centre, t scaled by d' / d), let the target's nearer
 objects hide it, and blend it into the scene's light, blur, noise and edges; ``PLAIN`` keeps
-the source's distance, light and hard edge.
+the source's distance, light and hard edge. With ``draw.reproject`` the object is moved by
+its own depth instead of an image scale (``reproject_object``: back-projected, turned, moved
+along the centre's ray, projected again and z-buffered), right at any distance for the
+surface the recording saw.
 """
 
 from __future__ import annotations
