@@ -53,3 +53,22 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> os.PathLike:
         SynthConfig(train_scenes=2, test_scenes=1, frames=4, height=240, width=320, seed=11, look="plain"),
     )
     return root
+
+
+@pytest.fixture
+def tiny_samples(synth_root: os.PathLike) -> Callable[..., object]:
+    """(TrainSamples over synth_root's 2-frame training clips, its config): synthetic_tiny.yaml
+    with overrides."""
+    from pathlib import Path
+
+    from seqpose_core.data.nocs_dataset import NocsClips
+    from training.config import load_config
+    from training.data import TrainSamples
+
+    config = Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic_tiny.yaml"
+
+    def build(*overrides: str) -> tuple[TrainSamples, object]:
+        cfg = load_config(config, [f"data.root={synth_root}", *overrides])
+        return TrainSamples(NocsClips(synth_root, "real_train", 2), cfg), cfg
+
+    return build

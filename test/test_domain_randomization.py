@@ -112,16 +112,8 @@ def test_a_frame_with_no_object_writes_a_label_its_reader_loads(tmp_path):
 
 
 @pytest.mark.parametrize("prob", [0.0, 1.0])
-def test_training_items_become_photo_negatives_at_the_configured_rate(synth_root, prob):
-    from pathlib import Path
-
-    from seqpose_core.data.nocs_dataset import NocsClips
-    from training.config import load_config
-    from training.data import TrainSamples
-
-    config = Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic_tiny.yaml"
-    cfg = load_config(config, [f"data.root={synth_root}", f"data.negative_prob={prob}"])
-    samples = TrainSamples(NocsClips(synth_root, "real_train", 2), cfg)
+def test_training_items_become_photo_negatives_at_the_configured_rate(tiny_samples, prob):
+    samples, cfg = tiny_samples(f"data.negative_prob={prob}")
     for i in range(len(samples)):
         clip = samples[i]
         negative = [f.scene.startswith("photo_") and len(f.objects) == 0 for f in clip]

@@ -74,14 +74,8 @@ def test_backgrounds_read_training_photos_only(monkeypatch):
 
 
 @pytest.mark.parametrize("prob", [0.0, 1.0])
-def test_training_items_get_photo_backgrounds_at_the_configured_rate(synth_root, prob):
-    from seqpose_core.data.nocs_dataset import NocsClips
-    from training.config import load_config
-    from training.data import TrainSamples
-
-    config = Path(__file__).resolve().parents[1] / "training" / "configs" / "synthetic_tiny.yaml"
-    cfg = load_config(config, [f"data.root={synth_root}", f"data.photo_background_prob={prob}"])
-    samples = TrainSamples(NocsClips(synth_root, "real_train", 2), cfg)
+def test_training_items_get_photo_backgrounds_at_the_configured_rate(tiny_samples, prob):
+    samples, _ = tiny_samples(f"data.photo_background_prob={prob}")
     for i in range(len(samples)):
         for frame in samples[i]:
             if frame.class_mask.any():

@@ -152,21 +152,19 @@ def _close_gaps(view: View) -> View:
     return View(view.mask | gaps, rgb, depth, normals)
 
 
-def _upsampled(source: Frame, own: np.ndarray, depth: np.ndarray, m: int) -> tuple[np.ndarray, ...]:
-    """own, depth, rgb and normals at m times the resolution (nearest, but rgb linear) and the
-    intrinsics of that grid (pixel centres kept)."""
+def _upsampled(m: int, k: np.ndarray, *images: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The intrinsics of the grid m times finer (pixel centres kept) and each image on it:
+    uint8 rgb (H, W, 3) linearly, every other one (masks, depth, normals) nearest."""
     if m == 1:
-        return own, depth, source.rgb, source.normals, source.k
-    h, w = own.shape
-    size, near = (w * m, h * m), cv2.INTER_NEAREST
-    k = np.array([[m, 0, (m - 1) / 2], [0, m, (m - 1) / 2], [0, 0, 1.0]]) @ source.k
-    return (
-        cv2.resize(own.astype(np.uint8), size, interpolation=near) > 0,
-        cv2.resize(depth, size, interpolation=near),
-        cv2.resize(source.rgb, size, interpolation=cv2.INTER_LINEAR),
-        cv2.resize(source.normals, size, interpolation=near),
-        k,
-    )
+        return k, list(images)
+    finer = np.array([[m, 0, (m - 1) / 2], [0, m, (m - 1) / 2], [0, 0, 1.0]]) @ k
+    size = (images[0].shape[1] * m, images[0].shape[0] * m)
+
+    def up(a: np.ndarray) -> np.ndarray:
+        rgb = a.dtype == np.uint8 and a.ndim == 3
+        return cv2.resize(a, size, interpolation=cv2.INTER_LINEAR if rgb else cv2.INTER_NEAREST)
+
+    return finer, [up(a) for a in images]
 
 
 def reproject_object(
@@ -185,10 +183,10 @@ def reproject_object(
         return None
     scale = float(k[0, 0] / source.k[0, 0]) / ratio  # target pixels per source pixel, about
     rgb = source.rgb if scale >= 1 else cv2.GaussianBlur(source.rgb, (0, 0), antialias_sigma(scale))
-    own, depth, rgb, normals, k_source = _upsampled(
-        source.with_(rgb=rgb), own, depth, int(np.ceil(1.5 * scale))
+    k_source, (own, depth, rgb, normals) = _upsampled(
+        int(np.ceil(1.5 * scale)), source.k, own.astype(np.uint8), depth, rgb, source.normals
     )
-    v, u = np.nonzero(own)
+    v, u = np.nonzero(own)  # own is uint8 here (0 / 1)
     points = turn @ (np.linalg.inv(k_source) @ np.stack([u, v, np.ones_like(u)]) * depth[v, u])
     points += ((ratio - 1) * turn @ o.translations[index])[:, None]
     q = k @ points
