@@ -108,6 +108,7 @@ def test_bags_of_a_new_category_to_a_seven_class_model_the_node_publishes(backgr
         names = seven.cfg.classes.names
         published = detections_to_estimates(rig.got["/detections"][-1], names)
         assert published and {e.class_name for e in published} == {"kettle"}
+        rig.wait_for(lambda: rig.got["/tf"], 10, "tf")  # a loaded machine may deliver it after the detections
         assert all(t.child_frame_id.startswith("seqpose/kettle_") for t in rig.got["/tf"][-1].transforms)
         rig.wait_for(lambda: rig.got["/diagnostics"], 10, "diagnostics")
         values = {kv.key: kv.value for kv in rig.got["/diagnostics"][-1].status[0].values}
